@@ -1,0 +1,164 @@
+"""Resource kinds: one declaration used by the operator, the platform and the dashboard.
+
+A :class:`ResourceKind` says which Kubernetes API a kind lives in, how the
+operator projects a raw object to the wire record (``extract``), how the
+platform validates that record (``schema``) and how the dashboard shows it
+(``display``).  Kinds reach the program through the ``obsyk_register_kinds``
+hook, into a :class:`KindRegistry` that refuses duplicates at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import marshmallow
+
+#: A raw Kubernetes object as the API server returns it (parsed JSON).
+RawObject = Mapping[str, Any]
+#: The per-kind record of CONTRACT.md section 4 (JSON-serialisable).
+Record = dict[str, Any]
+
+CATEGORIES = ("Workloads", "Network", "Config", "Storage", "RBAC", "Cluster", "Events")
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayHints:
+    """How the dashboard presents a kind.
+
+    ``columns`` are record field names shown in the resource table (dotted
+    paths reach into nested objects); ``status_field`` is the record field whose
+    value summarises health (``phase``, ``status``...), if any.
+    """
+
+    category: str
+    columns: tuple[str, ...] = ()
+    status_field: str | None = None
+    icon: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"unknown display category {self.category!r}; use one of {CATEGORIES}")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceKind:
+    """One Kubernetes resource kind, as Obsyk knows it.
+
+    ``snapshot_key`` is the array name in a snapshot body (``pods``, ``pvcs``);
+    ``extract`` turns a raw API object into the record and must apply every
+    security rule of CONTRACT.md section 4; ``schema`` validates a record on the
+    platform (unknown fields must be tolerated: ``unknown = INCLUDE``).
+    """
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    namespaced: bool
+    snapshot_key: str
+    extract: Callable[[RawObject], Record]
+    schema: type[marshmallow.Schema]
+    display: DisplayHints
+    #: Name of the plugin that declared the kind; filled by the registry.
+    plugin: str = field(default="", compare=False)
+
+    @property
+    def api_version(self) -> str:
+        """``apps/v1`` or, for the core group, ``v1``."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def validate(self, record: Any) -> dict[str, list[str]] | None:
+        """Return marshmallow's error dict for an invalid record, else ``None``."""
+        errors: dict[str, list[str]] = self._schema_instance().validate(record)
+        return errors or None
+
+    def _schema_instance(self) -> marshmallow.Schema:
+        cached = _SCHEMA_INSTANCES.get(self.schema)
+        if cached is None:
+            cached = _SCHEMA_INSTANCES[self.schema] = self.schema()
+        return cached
+
+
+# Schema instances are stateless after construction; building one per record
+# would dominate validation time on a 100k-resource snapshot.
+_SCHEMA_INSTANCES: dict[type[marshmallow.Schema], marshmallow.Schema] = {}
+
+
+class DuplicateKindError(RuntimeError):
+    """Two plugins declared the same kind name or snapshot key."""
+
+
+class UnknownKindError(KeyError):
+    """A kind name or snapshot key that no installed plugin declares."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown kind"
+
+
+class KindRegistry:
+    """Every resource kind the installed plugins declare, looked up by kind or snapshot key."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, ResourceKind] = {}
+        self._by_key: dict[str, ResourceKind] = {}
+        self._current_plugin = ""
+
+    def register(self, kind: ResourceKind) -> None:
+        """Add a kind; raise :class:`DuplicateKindError` naming both plugins on a clash."""
+        kind = _with_plugin(kind, kind.plugin or self._current_plugin)
+        for index, value, what in (
+            (self._by_kind, kind.kind, "kind"),
+            (self._by_key, kind.snapshot_key, "snapshot key"),
+        ):
+            existing = index.get(value)
+            if existing is not None:
+                raise DuplicateKindError(
+                    f"{what} {value!r} is declared by both plugin {existing.plugin!r} "
+                    f"and plugin {kind.plugin!r}; disable one with OBSYK_DISABLED_PLUGINS"
+                )
+        self._by_kind[kind.kind] = kind
+        self._by_key[kind.snapshot_key] = kind
+
+    def by_kind(self, name: str) -> ResourceKind:
+        try:
+            return self._by_kind[name]
+        except KeyError:
+            raise UnknownKindError(f"no installed plugin declares kind {name!r}") from None
+
+    def by_snapshot_key(self, key: str) -> ResourceKind:
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise UnknownKindError(
+                f"no installed plugin declares the snapshot key {key!r}"
+            ) from None
+
+    def get(self, name: str) -> ResourceKind | None:
+        return self._by_kind.get(name)
+
+    def get_by_snapshot_key(self, key: str) -> ResourceKind | None:
+        return self._by_key.get(key)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_kind
+
+    def __iter__(self) -> Iterator[ResourceKind]:
+        return iter(self._by_kind.values())
+
+    def __len__(self) -> int:
+        return len(self._by_kind)
+
+    @property
+    def snapshot_keys(self) -> frozenset[str]:
+        return frozenset(self._by_key)
+
+    def _registering_for(self, plugin_name: str) -> None:
+        """Called by the plugin facade so registrations carry their plugin's name."""
+        self._current_plugin = plugin_name
+
+
+def _with_plugin(kind: ResourceKind, plugin: str) -> ResourceKind:
+    return kind if kind.plugin == plugin else dataclasses.replace(kind, plugin=plugin)

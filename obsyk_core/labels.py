@@ -1,0 +1,97 @@
+"""Kubernetes label selectors: parse the text form, match a label set.
+
+Supports the full equality- and set-based syntax of ``kubectl -l``:
+``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x)``, ``a`` and ``!a``,
+comma-separated and all of them required.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Operator = Literal["in", "notin", "exists", "!exists"]
+
+_KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
+_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+_KEY_RE = re.compile(_KEY)
+_VALUE_RE = re.compile(_VALUE)
+_SET_RE = re.compile(rf"^\s*(?P<key>{_KEY})\s+(?P<op>in|notin)\s*\((?P<values>[^()]*)\)\s*$")
+_EQ_RE = re.compile(rf"^\s*(?P<key>{_KEY})\s*(?P<op>==|=|!=)\s*(?P<value>{_VALUE})\s*$")
+_EXISTS_RE = re.compile(rf"^\s*(?P<neg>!?)\s*(?P<key>{_KEY})\s*$")
+
+
+class LabelSelectorError(ValueError):
+    """The selector text is not valid Kubernetes label-selector syntax."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRequirement:
+    """One clause of a selector.  ``=`` is ``in`` one value, ``!=`` is ``notin`` one value."""
+
+    key: str
+    operator: Operator
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels
+        if self.operator == "exists":
+            return present
+        if self.operator == "!exists":
+            return not present
+        if self.operator == "in":
+            return present and labels[self.key] in self.values
+        # notin (and !=) also match objects without the key, as in Kubernetes.
+        return not present or labels[self.key] not in self.values
+
+
+def parse_label_selector(text: str) -> tuple[LabelRequirement, ...]:
+    """Parse ``kubectl -l`` syntax; raise :class:`LabelSelectorError` naming the bad clause."""
+    requirements = []
+    for clause in _split_clauses(text):
+        requirements.append(_parse_clause(clause))
+    return tuple(requirements)
+
+
+def matches_all(labels: Mapping[str, str], requirements: tuple[LabelRequirement, ...]) -> bool:
+    return all(requirement.matches(labels) for requirement in requirements)
+
+
+def _split_clauses(text: str) -> list[str]:
+    """Split on commas that are not inside ``( )``."""
+    clauses, depth, current = [], 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise LabelSelectorError(f"unbalanced ')' in label selector {text!r}")
+        if char == "," and depth == 0:
+            clauses.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if depth:
+        raise LabelSelectorError(f"unbalanced '(' in label selector {text!r}")
+    clauses.append("".join(current))
+    if len(clauses) == 1 and not clauses[0].strip():
+        return []
+    return clauses
+
+
+def _parse_clause(clause: str) -> LabelRequirement:
+    if match := _SET_RE.match(clause):
+        values = tuple(v.strip() for v in match["values"].split(","))
+        if not values or any(not _VALUE_RE.fullmatch(v) for v in values) or values == ("",):
+            raise LabelSelectorError(f"invalid values in label selector clause {clause.strip()!r}")
+        op: Operator = "in" if match["op"] == "in" else "notin"
+        return LabelRequirement(match["key"], op, values)
+    if match := _EQ_RE.match(clause):
+        op = "notin" if match["op"] == "!=" else "in"
+        return LabelRequirement(match["key"], op, (match["value"],))
+    if match := _EXISTS_RE.match(clause):
+        return LabelRequirement(match["key"], "!exists" if match["neg"] else "exists")
+    raise LabelSelectorError(f"invalid label selector clause {clause.strip()!r}")

@@ -1,0 +1,119 @@
+"""Build the plugin manager and talk to it through a typed facade.
+
+There is no global manager: every program (operator, platform, a test) calls
+:func:`build_plugin_manager` and keeps the :class:`Plugins` it returns.
+Built-in plugins are ordinary entry points of the ``obsyk`` group (see
+``pyproject.toml``) whose implementations are ``trylast``, so an external
+plugin has exactly the powers a built-in has and can override it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from obsyk_core import hookspecs
+from obsyk_core.ingest import ResourceChange
+from obsyk_core.kinds import KindRegistry
+from obsyk_core.registries import CacheRegistry, IdentityProviderRegistry, StorageRegistry
+
+ENTRY_POINT_GROUP = "obsyk"
+DISABLED_ENV = "OBSYK_DISABLED_PLUGINS"
+
+hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT_NAME)
+log = logging.getLogger(__name__)
+
+
+def build_plugin_manager(
+    *,
+    plugins: Iterable[object] = (),
+    disabled: Iterable[str] | None = None,
+    load_entry_points: bool = True,
+    extra_hookspecs: Sequence[ModuleType | type] = (),
+) -> Plugins:
+    """Make a plugin manager with the installed plugins and return its facade.
+
+    ``plugins`` are extra plugin objects (modules or instances) registered in
+    addition to the entry points; ``disabled`` names plugins to block
+    (default: the comma-separated ``OBSYK_DISABLED_PLUGINS``);
+    ``extra_hookspecs`` lets an application (the reference app's Flask hooks)
+    add its own specs.  Implementations of hooks nobody specified fail here.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for spec in extra_hookspecs:
+        pm.add_hookspecs(spec)
+    if disabled is None:
+        disabled = [n.strip() for n in os.environ.get(DISABLED_ENV, "").split(",")]
+    for name in disabled:
+        if name:
+            pm.set_blocked(name)
+    if load_entry_points:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    return Plugins(pm)
+
+
+class Plugins:
+    """Typed access to the hooks; the registries are built once and cached."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self._kinds: KindRegistry | None = None
+        self._storage: StorageRegistry | None = None
+        self._caches: CacheRegistry | None = None
+        self._identity: IdentityProviderRegistry | None = None
+
+    @property
+    def kinds(self) -> KindRegistry:
+        if self._kinds is None:
+            self._kinds = self._fill(KindRegistry(), "obsyk_register_kinds")
+        return self._kinds
+
+    @property
+    def storage(self) -> StorageRegistry:
+        if self._storage is None:
+            self._storage = self._fill(StorageRegistry(), "obsyk_register_storage")
+        return self._storage
+
+    @property
+    def caches(self) -> CacheRegistry:
+        if self._caches is None:
+            self._caches = self._fill(CacheRegistry(), "obsyk_register_caches")
+        return self._caches
+
+    @property
+    def identity_providers(self) -> IdentityProviderRegistry:
+        if self._identity is None:
+            self._identity = self._fill(
+                IdentityProviderRegistry(), "obsyk_register_identity_providers"
+            )
+        return self._identity
+
+    def notify_resource_changed(self, change: ResourceChange) -> None:
+        """Tell every ``obsyk_resource_changed`` implementation; one failing does not stop the rest."""
+        for impl in reversed(self.pm.hook.obsyk_resource_changed.get_hookimpls()):
+            try:
+                impl.function(change=change)
+            except Exception:
+                log.exception("plugin %s failed in obsyk_resource_changed", impl.plugin_name)
+
+    def plugin_names(self) -> list[str]:
+        return sorted(name for name, _ in self.pm.list_name_plugin())
+
+    def _fill(self, registry: Any, hook_name: str) -> Any:
+        """Call each implementation in turn so the registry knows whose registration it sees."""
+        # pluggy calls the last registered (and non-trylast) implementation first;
+        # registries see them in that order, so an external plugin registers before a built-in.
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            registry._registering_for(impl.plugin_name)
+            impl.function(registry=registry)
+        registry._registering_for("")
+        return registry

@@ -1,0 +1,421 @@
+"""The storage interface: what a backend must do so the platform can run on it.
+
+Backends are plugins (``obsyk_register_storage``) chosen by URL scheme.  The
+built-ins are SQLAlchemy (PostgreSQL, SQLite) and in-memory; a third-party
+backend proves itself by running :mod:`obsyk_core.testing`'s conformance suite.
+
+The interface is deliberately *dumb*: the ingestion rules (what changed, what is
+older, what to tombstone, which history versions to append) live in
+:mod:`obsyk_core.ingest` and reach the backend as a :class:`ChangeSet` written
+inside an :meth:`Storage.ingest` transaction that serialises ingestion per
+cluster.  All datetimes are timezone-aware UTC; all ids are strings.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from obsyk_core.labels import LabelRequirement
+
+Role = Literal["owner", "admin", "member", "viewer"]
+ROLES: tuple[Role, ...] = ("viewer", "member", "admin", "owner")  # weakest first
+
+
+class ChangeType(enum.StrEnum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+
+
+class StorageError(RuntimeError):
+    """A backend failure a client may retry (connection lost, lock timeout...)."""
+
+
+class ConflictError(ValueError):
+    """A uniqueness rule was broken (an org or cluster name already taken...)."""
+
+
+# --------------------------------------------------------------------------- tenancy
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    org_id: str
+    user_id: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A personal API token; only the SHA-256 of the secret is ever stored."""
+
+    id: str
+    org_id: str
+    user_id: str
+    token_hash: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    id: str
+    org_id: str
+    name: str
+    created_at: datetime
+    #: The kube-system Namespace UID; bound by the first agent request.
+    cluster_uid: str | None = None
+    last_heartbeat_at: datetime | None = None
+    last_snapshot_at: datetime | None = None
+    #: Latest moment any agent request (heartbeat, snapshot, event) arrived.
+    last_seen_at: datetime | None = None
+    agent_version: str | None = None
+    kubernetes_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """An operator credential: the platform keeps only the public key (PEM)."""
+
+    client_id: str
+    org_id: str
+    cluster_id: str
+    public_key_pem: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSeen:
+    """What an agent request tells about its cluster; ``None`` fields are left as stored."""
+
+    seen_at: datetime
+    heartbeat_at: datetime | None = None
+    snapshot_at: datetime | None = None
+    agent_version: str | None = None
+    kubernetes_version: str | None = None
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """The part of a stored resource the ingestion rules compare against."""
+
+    uid: str
+    kind: str
+    namespace: str | None
+    name: str
+    content_hash: str
+    #: ``metadata.resourceVersion`` of the last applied change, when it was numeric.
+    resource_version: int | None
+    #: Arrival time of the last applied change (the "arrival order" tie-breaker).
+    observed_at: datetime
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRow:
+    """A resource as stored and as the API returns it."""
+
+    cluster_id: str
+    uid: str
+    kind: str
+    namespace: str | None
+    name: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    #: The record exactly as the operator sent it.
+    record: Mapping[str, Any]
+    content_hash: str
+    first_seen_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    resource_version: int | None
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    uid: str
+    deleted_at: datetime
+    resource_version: int | None
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceVersion:
+    """One entry of a resource's history: the state after a real change."""
+
+    cluster_id: str
+    uid: str
+    kind: str
+    namespace: str | None
+    name: str
+    change: ChangeType
+    content_hash: str
+    #: ``None`` for a deletion.
+    record: Mapping[str, Any] | None
+    changed_at: datetime
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """Everything one ingestion writes, applied atomically by :meth:`IngestTransaction.write`.
+
+    ``upserts`` insert or fully replace rows (a stored ``first_seen_at`` is kept);
+    ``tombstones`` mark live rows deleted; ``versions`` are appended to history.
+    """
+
+    upserts: list[ResourceRow] = field(default_factory=list)
+    tombstones: list[Tombstone] = field(default_factory=list)
+    versions: list[ResourceVersion] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.tombstones or self.versions)
+
+
+#: Keyset-pagination position: (kind, namespace or "", name, cluster_id, uid).
+SortKey = tuple[str, str, str, str, str]
+
+
+def sort_key(row: ResourceRow) -> SortKey:
+    """The order in which queries return resources."""
+    return (row.kind, row.namespace or "", row.name, row.cluster_id, row.uid)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceQuery:
+    """A filtered, keyset-paginated listing of resources.
+
+    Results are ordered by :func:`sort_key` and start strictly after ``after``.
+    With ``as_of`` the rows are the state each resource had at that time
+    (rebuilt from history); deleted ones only with ``include_deleted``.
+    """
+
+    cluster_ids: tuple[str, ...]
+    kind: str | None = None
+    namespace: str | None = None
+    name_prefix: str | None = None
+    name_contains: str | None = None
+    labels: tuple[LabelRequirement, ...] = ()
+    include_deleted: bool = False
+    as_of: datetime | None = None
+    after: SortKey | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StagedChunk:
+    snapshot_id: str
+    chunk: int
+    final: bool
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReadySnapshot:
+    """A chunked snapshot whose final chunk (and every chunk before it) is staged."""
+
+    cluster_id: str
+    snapshot_id: str
+    chunk_count: int
+    received_at: datetime
+
+
+# --------------------------------------------------------------------------- interface
+
+
+class IngestTransaction(abc.ABC):
+    """Ingestion for one cluster, serialised against any other ingestion of it.
+
+    Entered through :meth:`Storage.ingest`; committed when the ``with`` block
+    exits normally, rolled back when it raises.
+    """
+
+    @abc.abstractmethod
+    def load_states(
+        self, *, kinds: Collection[str] | None = None, uids: Collection[str] | None = None
+    ) -> dict[str, StoredState]:
+        """States of the cluster's resources (deleted ones included) by uid.
+
+        ``kinds`` and ``uids`` narrow the result; both ``None`` means all.
+        """
+
+    @abc.abstractmethod
+    def write(self, changes: ChangeSet) -> None:
+        """Apply a change set (may be called more than once per transaction)."""
+
+    @abc.abstractmethod
+    def drop_staged(self, snapshot_id: str) -> None:
+        """Forget a staged snapshot's chunks, committed with the rest of the transaction."""
+
+    @abc.abstractmethod
+    def mark_seen(self, seen: ClusterSeen) -> None:
+        """Record what this request tells about the cluster, in the same transaction."""
+
+
+class Storage(abc.ABC):
+    """A storage backend.  Every method is its own transaction unless said otherwise."""
+
+    # -- lifecycle
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe to call on an up-to-date store."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
+        """Release connections."""
+
+    # -- organizations, users, memberships, API tokens
+    @abc.abstractmethod
+    def create_org(self, name: str) -> Organization:
+        """Raise :class:`ConflictError` when the name is taken."""
+
+    @abc.abstractmethod
+    def get_org(self, ref: str) -> Organization | None:
+        """Find an org by id, or else by exact name."""
+
+    @abc.abstractmethod
+    def list_orgs(self) -> list[Organization]: ...
+
+    @abc.abstractmethod
+    def ensure_user(self, email: str) -> User:
+        """The user with this email (case-insensitive), created if absent."""
+
+    @abc.abstractmethod
+    def get_user(self, user_id: str) -> User | None: ...
+
+    @abc.abstractmethod
+    def set_membership(self, org_id: str, user_id: str, role: Role) -> Membership: ...
+
+    @abc.abstractmethod
+    def get_membership(self, org_id: str, user_id: str) -> Membership | None: ...
+
+    @abc.abstractmethod
+    def create_api_token(self, org_id: str, user_id: str, token_hash: str, name: str) -> ApiToken:
+        ...
+
+    @abc.abstractmethod
+    def find_api_token(self, token_hash: str) -> ApiToken | None:
+        """An unrevoked token with this hash."""
+
+    @abc.abstractmethod
+    def revoke_api_token(self, token_id: str, at: datetime) -> bool: ...
+
+    # -- clusters and credentials
+    @abc.abstractmethod
+    def create_cluster(self, org_id: str, name: str) -> Cluster:
+        """Raise :class:`ConflictError` when the org already has a cluster of that name."""
+
+    @abc.abstractmethod
+    def get_cluster(self, org_id: str, cluster_id: str) -> Cluster | None:
+        """``None`` also when the cluster belongs to another org."""
+
+    @abc.abstractmethod
+    def list_clusters(
+        self, org_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[Cluster]:
+        """The org's clusters ordered by (name, id); ``after`` is the last id seen."""
+
+    @abc.abstractmethod
+    def delete_cluster(self, org_id: str, cluster_id: str) -> bool:
+        """Remove a cluster with its credentials, resources, history and staging."""
+
+    @abc.abstractmethod
+    def bind_cluster_uid(self, cluster_id: str, cluster_uid: str) -> bool:
+        """Bind the cluster to its kube-system uid on first contact.
+
+        Returns True when the cluster is (now) bound to ``cluster_uid``, False
+        when it was already bound to a different one.
+        """
+
+    @abc.abstractmethod
+    def mark_cluster_seen(self, cluster_id: str, seen: ClusterSeen) -> None: ...
+
+    @abc.abstractmethod
+    def add_credential(self, credential: Credential) -> Credential: ...
+
+    @abc.abstractmethod
+    def get_credential(self, client_id: str) -> Credential | None:
+        """A credential by client id, revoked ones included."""
+
+    @abc.abstractmethod
+    def list_credentials(self, cluster_id: str) -> list[Credential]: ...
+
+    @abc.abstractmethod
+    def revoke_credential(self, client_id: str, at: datetime) -> bool: ...
+
+    # -- ingestion
+    @abc.abstractmethod
+    def ingest(self, cluster_id: str) -> AbstractContextManager[IngestTransaction]:
+        """A transaction that serialises ingestion for one cluster."""
+
+    @abc.abstractmethod
+    def stage_chunk(self, cluster_id: str, chunk: StagedChunk) -> None:
+        """Durably store a snapshot chunk; re-staging the same (snapshot_id, chunk) replaces it."""
+
+    @abc.abstractmethod
+    def staged_chunks(self, cluster_id: str, snapshot_id: str) -> list[StagedChunk]:
+        """A snapshot's staged chunks ordered by chunk number."""
+
+    @abc.abstractmethod
+    def ready_snapshots(self) -> list[ReadySnapshot]:
+        """Staged snapshots, across clusters, that have a final chunk and no gap before it."""
+
+    @abc.abstractmethod
+    def prune_staging(self, before: datetime) -> int:
+        """Drop chunks of snapshots that never completed, received before ``before``."""
+
+    # -- reading
+    @abc.abstractmethod
+    def query_resources(self, query: ResourceQuery) -> list[ResourceRow]: ...
+
+    @abc.abstractmethod
+    def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None: ...
+
+    @abc.abstractmethod
+    def resource_history(self, cluster_id: str, uid: str) -> list[ResourceVersion]:
+        """Every version of a resource, oldest first."""
+
+    @abc.abstractmethod
+    def count_resources(
+        self, cluster_ids: Collection[str]
+    ) -> dict[tuple[str, str, str | None], int]:
+        """Live resources counted by (cluster_id, kind, namespace)."""
+
+    @abc.abstractmethod
+    def iter_records(
+        self, cluster_ids: Collection[str], kinds: Collection[str]
+    ) -> Iterator[ResourceRow]:
+        """Every live resource of the given kinds (for summaries, e.g. images in use)."""
+
+    @abc.abstractmethod
+    def prune_history(self, before: datetime) -> int:
+        """Delete versions older than ``before``, keeping each resource's newest one.
+
+        Also drops tombstoned resources whose deletion is older than ``before``.
+        Returns the number of versions deleted.
+        """

@@ -1,0 +1,1 @@
+"""Conformance suite for storage backends (a pytest plugin)."""

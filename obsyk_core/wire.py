@@ -1,0 +1,279 @@
+"""Parse and validate the agent bodies of CONTRACT.md section 2.
+
+Every problem is reported at once, by path (``pods.3.uid``,
+``events.0.type``), so a 422 tells the operator's author everything wrong with
+a body in one answer.  Nothing here touches storage: a body that fails
+validation writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from obsyk_core.ingest import IncomingResource, ResourceEvent, parse_resource_version
+from obsyk_core.kinds import KindRegistry
+from obsyk_core.storage import ChangeType
+
+_SNAPSHOT_META_STRINGS = (
+    "cluster_name",
+    "kubernetes_version",
+    "platform",
+    "region",
+    "agent_version",
+    "snapshot_id",
+)
+
+
+class BodyError(ValueError):
+    """A body that can never be accepted; ``errors`` maps each bad path to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        first = next(iter(errors.items()))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{first[0]}: {first[1][0]}{more}")
+
+
+@dataclass(slots=True)
+class Snapshot:
+    cluster_uid: str
+    cluster_name: str | None
+    agent_version: str | None
+    kubernetes_version: str | None
+    platform: str | None
+    region: str | None
+    #: Carried kinds (by kind name) and their records; absent kinds are not here.
+    resources: dict[str, list[IncomingResource]] = field(default_factory=dict)
+    snapshot_id: str | None = None
+    chunk: int | None = None
+    final: bool = True
+
+    @property
+    def chunked(self) -> bool:
+        return self.snapshot_id is not None
+
+
+@dataclass(slots=True)
+class Heartbeat:
+    cluster_uid: str
+    agent_version: str | None
+    counts: dict[str, int] | None
+    digests: dict[str, str] | None
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.setdefault(path, []).append(message)
+
+    def merge(self, prefix: str, nested: Mapping[Any, Any]) -> None:
+        """Flatten marshmallow's nested error dict under ``prefix``."""
+        for key, value in nested.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, Mapping):
+                self.merge(path, value)
+            else:
+                for message in value if isinstance(value, list) else [value]:
+                    self.add(path, str(message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise BodyError(self.errors)
+
+
+def _require_object(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, Mapping):
+        raise BodyError({"_body": ["must be a JSON object"]})
+    return body
+
+
+def _string(errors: _Errors, body: Mapping[str, Any], key: str, *, required: bool) -> str | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            errors.add(key, "Missing data for required field.")
+        return None
+    if not isinstance(value, str) or (required and not value):
+        errors.add(key, "Not a valid string." if not isinstance(value, str) else "Must not be empty.")
+        return None
+    return value
+
+
+def parse_snapshot(body: Any, kinds: KindRegistry) -> Snapshot:
+    """Validate a snapshot (or one chunk of it) and return its parsed form."""
+    body = _require_object(body)
+    errors = _Errors()
+    cluster_uid = _string(errors, body, "cluster_uid", required=True)
+    meta = {key: _string(errors, body, key, required=False) for key in _SNAPSHOT_META_STRINGS}
+    chunk = body.get("chunk")
+    if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 0):
+        errors.add("chunk", "Must be a non-negative integer.")
+    final = body.get("final", True)
+    if not isinstance(final, bool):
+        errors.add("final", "Not a valid boolean.")
+    if meta["snapshot_id"] is None and (chunk is not None or "final" in body):
+        errors.add("snapshot_id", "Required when chunk or final is given.")
+    if meta["snapshot_id"] is not None and chunk is None:
+        errors.add("chunk", "Required when snapshot_id is given.")
+
+    known = set(_SNAPSHOT_META_STRINGS) | {"cluster_uid", "chunk", "final"}
+    resources: dict[str, list[IncomingResource]] = {}
+    for key, items in body.items():
+        if key in known:
+            continue
+        kind = kinds.get_by_snapshot_key(key)
+        if kind is None:
+            errors.add(key, "No installed plugin declares this resource array.")
+            continue
+        if not isinstance(items, list):
+            errors.add(key, "Not a valid list.")
+            continue
+        parsed = resources[kind.kind] = []
+        for index, record in enumerate(items):
+            problems = kind.validate(record)
+            if problems:
+                errors.merge(f"{key}.{index}", problems)
+            else:
+                parsed.append(IncomingResource.from_record(kind.kind, record))
+    errors.raise_if_any()
+    assert cluster_uid is not None
+    return Snapshot(
+        cluster_uid=cluster_uid,
+        cluster_name=meta["cluster_name"],
+        agent_version=meta["agent_version"],
+        kubernetes_version=meta["kubernetes_version"],
+        platform=meta["platform"],
+        region=meta["region"],
+        resources=resources,
+        snapshot_id=meta["snapshot_id"],
+        chunk=chunk,
+        final=final if isinstance(final, bool) else True,
+    )
+
+
+def parse_events(body: Any, kinds: KindRegistry) -> tuple[str, list[ResourceEvent]]:
+    """Validate a single event (upstream) or a batch (``{"events": [...]}``).
+
+    Returns the cluster uid and the events; every event of a batch must name
+    the same cluster.
+    """
+    body = _require_object(body)
+    errors = _Errors()
+    cluster_uid = _string(errors, body, "cluster_uid", required=True)
+    if "events" in body:
+        raw_events = body["events"]
+        if not isinstance(raw_events, list):
+            errors.add("events", "Not a valid list.")
+            raw_events = []
+        elif not raw_events:
+            errors.add("events", "Must contain at least one event.")
+        prefix = "events."
+    else:
+        raw_events = [body]
+        prefix = ""
+    events = []
+    for index, raw in enumerate(raw_events):
+        path = f"{prefix}{index}." if prefix else ""
+        if not isinstance(raw, Mapping):
+            errors.add(path.rstrip(".") or "_body", "Must be a JSON object.")
+            continue
+        if prefix and raw.get("cluster_uid") not in (None, cluster_uid):
+            errors.add(f"{path}cluster_uid", "Differs from the batch's cluster_uid.")
+        event = _parse_event(raw, kinds, errors, path)
+        if event is not None:
+            events.append(event)
+    errors.raise_if_any()
+    assert cluster_uid is not None
+    return cluster_uid, events
+
+
+def _parse_event(
+    raw: Mapping[str, Any], kinds: KindRegistry, errors: _Errors, path: str
+) -> ResourceEvent | None:
+    before = len(errors.errors)
+    type_value = raw.get("type")
+    try:
+        change = ChangeType(type_value)
+    except ValueError:
+        errors.add(f"{path}type", "Must be one of: added, modified, deleted.")
+        change = None
+    kind_name = raw.get("kind")
+    kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        message = (
+            "Missing data for required field."
+            if kind_name is None
+            else "No installed plugin declares this kind."
+        )
+        errors.add(f"{path}kind", message)
+    for key in ("uid", "name"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not value:
+            errors.add(f"{path}{key}", "Missing data for required field." if value is None
+                       else "Not a valid string.")
+    namespace = raw.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        errors.add(f"{path}namespace", "Not a valid string.")
+    resource_version = raw.get("resource_version")
+    if resource_version is not None and not isinstance(resource_version, str | int):
+        errors.add(f"{path}resource_version", "Not a valid string.")
+    seq = raw.get("seq")
+    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
+        errors.add(f"{path}seq", "Not a valid integer.")
+    record = raw.get("object")
+    resource = None
+    if change is not None and change is not ChangeType.DELETED:
+        if record is None:
+            errors.add(f"{path}object", "Required for added and modified events.")
+        elif kind is not None:
+            problems = kind.validate(record)
+            if problems:
+                errors.merge(f"{path}object", problems)
+            elif isinstance(raw.get("uid"), str) and record.get("uid") != raw.get("uid"):
+                errors.add(f"{path}object.uid", "Differs from the event's uid.")
+            else:
+                resource = IncomingResource.from_record(kind.kind, record)
+    elif record is not None and not isinstance(record, Mapping):
+        errors.add(f"{path}object", "Not a valid object.")
+    if len(errors.errors) != before or change is None or kind is None:
+        return None
+    return ResourceEvent(
+        type=change,
+        kind=kind.kind,
+        uid=raw["uid"],
+        name=raw["name"],
+        namespace=namespace or None,
+        resource=resource,
+        resource_version=parse_resource_version(resource_version),
+        seq=seq,
+    )
+
+
+def parse_heartbeat(body: Any) -> Heartbeat:
+    body = _require_object(body)
+    errors = _Errors()
+    cluster_uid = _string(errors, body, "cluster_uid", required=True)
+    agent_version = _string(errors, body, "agent_version", required=False)
+    counts = body.get("counts")
+    if counts is not None and not (
+        isinstance(counts, Mapping)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values())
+    ):
+        errors.add("counts", "Must be an object of kind name to integer.")
+    digests = body.get("digests")
+    if digests is not None and not (
+        isinstance(digests, Mapping) and all(isinstance(v, str) for v in digests.values())
+    ):
+        errors.add("digests", "Must be an object of kind name to hex string.")
+    errors.raise_if_any()
+    assert cluster_uid is not None
+    return Heartbeat(
+        cluster_uid=cluster_uid,
+        agent_version=agent_version,
+        counts=dict(counts) if counts is not None else None,
+        digests=dict(digests) if digests is not None else None,
+    )

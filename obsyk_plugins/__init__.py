@@ -1,0 +1,1 @@
+"""Built-in Obsyk plugins: the core kinds, storage and cache backends. Each module is one plugin."""

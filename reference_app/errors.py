@@ -1,0 +1,112 @@
+"""One JSON error shape everywhere: ``{"code", "status", "message", "errors"?}``.
+
+``message`` is always present and written for a person; ``errors`` maps each
+invalid field, by path (``pods.3.uid``), to its messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: "The request body is not valid JSON.",
+    401: "Authentication is required: send 'Authorization: Bearer <token>'.",
+    403: "You are not allowed to do this.",
+    404: "Not found.",
+    405: "This method is not allowed on this URL.",
+    413: "The request body is too large.",
+    415: "Send the body as application/json.",
+    422: "The request body is invalid.",
+    429: "Too many requests; retry later.",
+    500: "The server failed; retry later.",
+    503: "The service is temporarily unavailable; retry later.",
+}
+
+
+class ApiError(HTTPException):
+    """Raise to answer with the error shape; ``code`` is a stable machine-readable slug."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message or MESSAGES.get(status, "Request failed."))
+        self.code = status
+        self.slug = code or _slug(status)
+        self.errors = errors
+        self.extra_headers = headers or {}
+
+
+def abort_json(status: int, message: str | None = None, **kwargs: Any) -> NoReturn:
+    raise ApiError(status, message, **kwargs)
+
+
+def _slug(status: int) -> str:
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    return HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_").replace("'", "")
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {"code": code or _slug(status), "status": status, "message": message}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(
+            error.code or 500,
+            error.description or "",
+            code=error.slug,
+            errors=error.errors,
+            headers=error.extra_headers,
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        # flask-smorest / webargs put validation messages under data["messages"].
+        messages = data.get("messages") if isinstance(data, dict) else None
+        errors = _flatten(messages) if messages else None
+        message = MESSAGES.get(status) if errors or status in (413, 405) else None
+        return error_response(status, message or error.description or MESSAGES.get(status, ""),
+                              errors=errors)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """webargs nests by location (``json``, ``query``); report plain field paths."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if not prefix and key in ("json", "query", "form", "headers", "files"):
+                flat.update(_flatten(value))
+                continue
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                flat.update(_flatten(value, path))
+            else:
+                flat[path] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    return flat

@@ -1,0 +1,95 @@
+"""Marshmallow building blocks for the per-kind record schemas.
+
+The platform must accept exactly what the upstream Go operator sends
+(CONTRACT.md section 4), so every schema here:
+
+- tolerates unknown fields at every level (``unknown = INCLUDE``), because a
+  newer operator may add some;
+- requires ``uid`` and ``name`` as non-empty strings and nothing else;
+- lets every other field be absent *or* ``null``: Go marshals a nil slice or
+  map without ``omitempty`` as ``null``;
+- still rejects a value of the wrong JSON type (a string where a count is
+  expected, ``"yes"`` for a boolean), because that is a broken sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON ``true``/``false`` only; marshmallow's Boolean would take ``"yes"`` or ``1``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class IntOrString(fields.Field):
+    """Kubernetes ``IntOrString`` (a port number or a port name): upstream sends it as a string."""
+
+    default_error_messages = {"invalid": "Not a valid integer or string."}
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> int | str:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.make_error("invalid")
+        return value
+
+
+def optional_string() -> fields.String:
+    return fields.String(allow_none=True)
+
+
+def optional_integer() -> fields.Integer:
+    return fields.Integer(strict=True, allow_none=True)
+
+
+def optional_boolean() -> StrictBoolean:
+    return StrictBoolean(allow_none=True)
+
+
+def string_map() -> fields.Dict:
+    """``map[string]string`` (labels, annotations, selectors)."""
+    return fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+
+
+def string_list() -> fields.List:
+    return fields.List(fields.String(), allow_none=True)
+
+
+def nested_list(schema: type[Schema]) -> fields.List:
+    return fields.List(fields.Nested(schema), allow_none=True)
+
+
+def nested(schema: type[Schema]) -> fields.Nested:
+    return fields.Nested(schema, allow_none=True)
+
+
+class LenientSchema(Schema):
+    """A nested object of a record: every field optional, unknown fields kept."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class RecordSchema(LenientSchema):
+    """What every record carries: ``uid`` and ``name`` (required), labels, annotations, creation time."""
+
+    uid = fields.String(required=True, validate=validate.Length(min=1))
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    labels = string_map()
+    annotations = string_map()
+    k8s_created_at = optional_string()
+
+
+class NamespacedRecordSchema(RecordSchema):
+    namespace = optional_string()
+

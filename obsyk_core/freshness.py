@@ -16,7 +16,10 @@ DEFAULT_THRESHOLD = timedelta(minutes=15)
 def cluster_status(
     cluster: Cluster, now: datetime, threshold: timedelta = DEFAULT_THRESHOLD
 ) -> ClusterStatus:
-    """``pending`` until first contact, ``connected`` within ``threshold`` of it, else ``disconnected``."""
+    """``pending`` until first contact, then ``connected`` within ``threshold`` of the last.
+
+    After that the cluster is ``disconnected`` until it is heard from again.
+    """
     if cluster.last_seen_at is None:
         return "pending"
     return "connected" if now - cluster.last_seen_at <= threshold else "disconnected"

@@ -259,11 +259,18 @@ class _Plan:
             resource_version=resource_version,
             observed_at=now,
         )
-        self._record(change, item.uid, item.kind, item.namespace, item.name, item.content_hash,
-                     item.record)
+        self._record(
+            change, item.uid, item.kind, item.namespace, item.name, item.content_hash, item.record
+        )
         return StoredState(
-            item.uid, item.kind, item.namespace, item.name, item.content_hash,
-            resource_version, now, None,
+            item.uid,
+            item.kind,
+            item.namespace,
+            item.name,
+            item.content_hash,
+            resource_version,
+            now,
+            None,
         )
 
     def delete(self, event: ResourceEvent, state: StoredState | None) -> StoredState | None:
@@ -296,8 +303,15 @@ class _Plan:
             )
         else:
             self._tombstones[state.uid] = Tombstone(state.uid, now, resource_version, now)
-        self._record(ChangeType.DELETED, state.uid, state.kind, state.namespace, state.name,
-                     state.content_hash, None)
+        self._record(
+            ChangeType.DELETED,
+            state.uid,
+            state.kind,
+            state.namespace,
+            state.name,
+            state.content_hash,
+            None,
+        )
         return dataclasses.replace(
             state, resource_version=resource_version, observed_at=now, deleted_at=now
         )
@@ -326,8 +340,9 @@ class _Plan:
             )
         )
         self.result.changes.append(
-            ResourceChange(self.cluster_id, uid, kind, namespace, name, change, digest,
-                           self.received_at)
+            ResourceChange(
+                self.cluster_id, uid, kind, namespace, name, change, digest, self.received_at
+            )
         )
 
 

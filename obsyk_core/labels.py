@@ -61,7 +61,9 @@ def matches_all(labels: Mapping[str, str], requirements: tuple[LabelRequirement,
 
 def _split_clauses(text: str) -> list[str]:
     """Split on commas that are not inside ``( )``."""
-    clauses, depth, current = [], 0, []
+    clauses: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "(":
             depth += 1

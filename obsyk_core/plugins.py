@@ -98,7 +98,7 @@ class Plugins:
         return self._identity
 
     def notify_resource_changed(self, change: ResourceChange) -> None:
-        """Tell every ``obsyk_resource_changed`` implementation; one failing does not stop the rest."""
+        """Tell every ``obsyk_resource_changed`` implementation; one failing stops no other."""
         for impl in reversed(self.pm.hook.obsyk_resource_changed.get_hookimpls()):
             try:
                 impl.function(change=change)

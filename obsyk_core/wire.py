@@ -16,6 +16,7 @@ from obsyk_core.ingest import IncomingResource, ResourceEvent, parse_resource_ve
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import ChangeType
 
+_CHANGE_TYPES = frozenset(change.value for change in ChangeType)
 _SNAPSHOT_META_STRINGS = (
     "cluster_name",
     "kubernetes_version",
@@ -98,7 +99,9 @@ def _string(errors: _Errors, body: Mapping[str, Any], key: str, *, required: boo
             errors.add(key, "Missing data for required field.")
         return None
     if not isinstance(value, str) or (required and not value):
-        errors.add(key, "Not a valid string." if not isinstance(value, str) else "Must not be empty.")
+        errors.add(
+            key, "Not a valid string." if not isinstance(value, str) else "Must not be empty."
+        )
         return None
     return value
 
@@ -196,11 +199,11 @@ def _parse_event(
 ) -> ResourceEvent | None:
     before = len(errors.errors)
     type_value = raw.get("type")
-    try:
+    change: ChangeType | None = None
+    if isinstance(type_value, str) and type_value in _CHANGE_TYPES:
         change = ChangeType(type_value)
-    except ValueError:
+    else:
         errors.add(f"{path}type", "Must be one of: added, modified, deleted.")
-        change = None
     kind_name = raw.get("kind")
     kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
@@ -213,8 +216,10 @@ def _parse_event(
     for key in ("uid", "name"):
         value = raw.get(key)
         if not isinstance(value, str) or not value:
-            errors.add(f"{path}{key}", "Missing data for required field." if value is None
-                       else "Not a valid string.")
+            errors.add(
+                f"{path}{key}",
+                "Missing data for required field." if value is None else "Not a valid string.",
+            )
     namespace = raw.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         errors.add(f"{path}namespace", "Not a valid string.")

@@ -70,9 +70,11 @@ def benchmark_scripts(directory: Path = BENCH_DIR) -> list[Path]:
     return scripts
 
 
-# Runs a script's main() whether or not it has an ``if __name__ == "__main__"`` guard.
+# Runs a script's main() whether or not it has an ``if __name__ == "__main__"`` guard,
+# with bench/ importable as when the script is run directly (for shared helpers).
 _RUN_MAIN = (
-    "import runpy, sys; path = sys.argv[1]; sys.argv = sys.argv[1:]; "
+    "import os, runpy, sys; path = sys.argv[1]; sys.argv = sys.argv[1:]; "
+    "sys.path.insert(0, os.path.dirname(os.path.abspath(path))); "
     "runpy.run_path(path, run_name='__bench__')['main']()"
 )
 

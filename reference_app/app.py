@@ -10,13 +10,25 @@ from flask import Flask
 from obsyk_core.plugins import build_plugin_manager
 from reference_app.config import load_settings
 from reference_app.errors import register_error_handlers
-from reference_app.state import AppState
+from reference_app.state import AppState, get_state
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the platform.  ``config`` overrides ``OBSYK_*`` settings (tests pass a dict)."""
-    app = Flask(__name__, instance_relative_config=True)
-    instance = Path((config or {}).get("INSTANCE_PATH") or app.instance_path)
+    """Build the platform.  ``config`` overrides ``OBSYK_*`` settings (tests pass a dict).
+
+    Besides the settings' names (``DATABASE_URL``, ``REDIS_URL``...), ``config``
+    may carry ``INSTANCE_PATH`` (where the SQLite file and generated secret key
+    live), ``PLUGINS`` (a ready :class:`~obsyk_core.plugins.Plugins`) and
+    ``MIGRATE`` (False skips the schema upgrade, for a process that must not do it).
+    """
+    config = dict(config or {})
+    instance_path = config.get("INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
+    instance = Path(app.instance_path)
     settings = load_settings(config, instance)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -30,14 +42,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     )
-    plugins = (config or {}).get("PLUGINS") or build_plugin_manager()
+    app.config["TESTING"] = bool(config.get("TESTING", False))
+    plugins = config.get("PLUGINS") or build_plugin_manager()
     storage = plugins.storage.open(settings.database_url)
-    storage.migrate()
+    if config.get("MIGRATE", True):
+        storage.migrate()
     cache = plugins.caches.open(settings.redis_url or "memory://")
 
+    from reference_app.auth.access_tokens import AccessTokens
+    from reference_app.auth.oauth import init_oauth
     from reference_app.jobs.queue import make_job_queue
 
-    app.extensions["obsyk"] = AppState(
+    state = AppState(
         settings=settings,
         plugins=plugins,
         storage=storage,
@@ -45,9 +61,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         jobs=make_job_queue(settings, app),
         extra={},
     )
+    state.extra["access_tokens"] = AccessTokens(
+        storage, settings.secret_key, lifetime_seconds=settings.access_token_seconds
+    )
+    app.extensions["obsyk"] = state
     register_error_handlers(app)
+    init_oauth(app)
 
     from reference_app.api import register_api
 
     register_api(app)
+
+    from reference_app.jobs.periodic import start_embedded_periodic_jobs
+
+    start_embedded_periodic_jobs(app)
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop the app's background threads and release its connections (tests, shutdown)."""
+    state = get_state(app)
+    stop = state.extra.pop("stop_periodic", None)
+    if stop is not None:
+        stop()
+    state.jobs.close()
+    state.cache.close()
+    state.storage.close()

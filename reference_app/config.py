@@ -31,6 +31,15 @@ class Settings:
     async_snapshot_bytes: int = 8 * MiB
     access_token_seconds: int = 3600
     disconnected_after_seconds: int = 15 * 60
+    #: RQ queue name (production); lets several platforms share one Redis.
+    queue_name: str = "obsyk"
+    #: Run the periodic jobs (recovery, pruning) on a thread of the app process.
+    #: Only meaningful in the embedded default; with Redis, ``obsyk scheduler`` does it.
+    periodic_jobs: bool = True
+    #: Seconds between two runs of ``recover_pending``.
+    recovery_interval_seconds: int = 300
+    #: Chunks of a snapshot that never completed are dropped after this long.
+    staging_expiry_seconds: int = 24 * 3600
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,7 +54,16 @@ _ENV = {
     "async_snapshot_bytes": "OBSYK_ASYNC_SNAPSHOT_BYTES",
     "access_token_seconds": "OBSYK_ACCESS_TOKEN_SECONDS",
     "disconnected_after_seconds": "OBSYK_DISCONNECTED_AFTER_SECONDS",
+    "queue_name": "OBSYK_QUEUE_NAME",
+    "periodic_jobs": "OBSYK_PERIODIC_JOBS",
+    "recovery_interval_seconds": "OBSYK_RECOVERY_INTERVAL_SECONDS",
+    "staging_expiry_seconds": "OBSYK_STAGING_EXPIRY_SECONDS",
 }
+
+#: Audiences accepted when ``OBSYK_PUBLIC_URL`` is unset: ``obsyk serve``'s default address.
+DEFAULT_PUBLIC_URLS = ("http://127.0.0.1:8000", "http://localhost:8000")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def load_settings(
@@ -69,12 +87,18 @@ def load_settings(
         settings.secret_key = _instance_secret(instance_path)
     if isinstance(settings.public_urls, str):
         settings.public_urls = _split_urls(settings.public_urls)
+    if not settings.public_urls:
+        settings.public_urls = DEFAULT_PUBLIC_URLS
     return settings
 
 
 def _coerce(name: str, raw: str) -> Any:
     if name == "public_urls":
         return _split_urls(raw)
+    if name in {f.name for f in fields(Settings) if f.type in ("bool", bool)}:
+        if raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ValueError(f"{_ENV.get(name, name)} must be true or false, got {raw!r}")
     if name in {f.name for f in fields(Settings) if f.type in ("int", int)}:
         try:
             return int(raw)

@@ -1,0 +1,1 @@
+"""Who is calling: operator access tokens, personal API tokens, the OAuth token endpoint."""

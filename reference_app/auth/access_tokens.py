@@ -1,0 +1,137 @@
+"""Access tokens the token endpoint issues to operators, and their verification.
+
+They are JWTs signed with HS256 under a key derived from ``OBSYK_SECRET_KEY``.
+Only the platform itself ever verifies them, so a symmetric key is enough: every
+API pod already shares the secret key, and no key file has to be distributed or
+rotated separately (rotating the secret key logs every operator out once, and
+operators simply fetch a new token).  Verification is a signature and expiry
+check: no database round trip on the hot path.
+
+Revocation still has to bite within a minute, so each process remembers a
+credential's revocation status for at most :data:`REVOCATION_CHECK_SECONDS`
+and re-reads it from storage after that (one small query per credential per
+minute, not per request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from obsyk_core.storage import Credential, Storage
+
+ALGORITHM = "HS256"
+#: Claim value of ``scope`` in agent tokens: the agent endpoints accept nothing else.
+AGENT_SCOPE = "agent"
+#: JWT ``typ`` header of access tokens (RFC 9068), so an assertion can never pass as one.
+TOKEN_TYPE = "at+jwt"
+ISSUER = "obsyk"
+REVOCATION_CHECK_SECONDS = 60
+
+
+class InvalidAccessToken(ValueError):
+    """The token is malformed, forged, expired, or its credential was revoked."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPrincipal:
+    """The operator a request comes from: one org, one cluster, one credential."""
+
+    org_id: str
+    cluster_id: str
+    client_id: str
+
+
+def signing_key(secret_key: str) -> OctKey:
+    """A 256-bit key for access tokens only, so the Flask session key is never reused as-is."""
+    derived = hmac.new(secret_key.encode(), b"obsyk access tokens v1", hashlib.sha256).digest()
+    return OctKey.import_key(derived)
+
+
+class AccessTokens:
+    """Issues and verifies agent access tokens for one app."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        secret_key: str,
+        *,
+        lifetime_seconds: int = 3600,
+        revocation_check_seconds: int = REVOCATION_CHECK_SECONDS,
+    ) -> None:
+        self._storage = storage
+        self._key = signing_key(secret_key)
+        self.lifetime_seconds = lifetime_seconds
+        self._revocation_check_seconds = revocation_check_seconds
+        self._status: dict[str, tuple[bool, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, credential: Credential) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "sub": credential.client_id,
+            "org": credential.org_id,
+            "cluster": credential.cluster_id,
+            "scope": AGENT_SCOPE,
+            "iat": now,
+            "exp": now + self.lifetime_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self._key)
+
+    def verify(self, token: str) -> AgentPrincipal:
+        try:
+            decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
+            registry = jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": ISSUER},
+                sub={"essential": True},
+                exp={"essential": True},
+                org={"essential": True},
+                cluster={"essential": True},
+                scope={"essential": True, "value": AGENT_SCOPE},
+            )
+            registry.validate(decoded.claims)
+        except (JoseError, ValueError) as error:
+            raise InvalidAccessToken(f"The access token is not valid ({error}).") from None
+        if decoded.header.get("typ") != TOKEN_TYPE:
+            raise InvalidAccessToken("This is not an access token.")
+        claims = decoded.claims
+        principal = AgentPrincipal(
+            org_id=str(claims["org"]),
+            cluster_id=str(claims["cluster"]),
+            client_id=str(claims["sub"]),
+        )
+        if self._is_revoked(principal):
+            raise InvalidAccessToken("The credential of this access token was revoked.")
+        return principal
+
+    def forget(self, client_id: str) -> None:
+        """Drop the remembered status (this process learns of a revocation at once)."""
+        with self._lock:
+            self._status.pop(client_id, None)
+
+    def _is_revoked(self, principal: AgentPrincipal) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            known = self._status.get(principal.client_id)
+        if known is not None and now - known[1] < self._revocation_check_seconds:
+            return known[0]
+        credential = self._storage.get_credential(principal.client_id)
+        revoked = (
+            credential is None
+            or credential.revoked_at is not None
+            or credential.cluster_id != principal.cluster_id
+            or credential.org_id != principal.org_id
+        )
+        with self._lock:
+            self._status[principal.client_id] = (revoked, now)
+        return revoked

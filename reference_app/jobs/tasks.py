@@ -1,0 +1,121 @@
+"""The background jobs.  Each is a module-level function taking ids, safe to run twice.
+
+Jobs run inside an app context (the RQ worker's or the embedded thread's) and
+find storage through :func:`reference_app.state.get_state`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from obsyk_core.ingest import IncomingResource, IngestResult, reconcile_snapshot
+from obsyk_core.storage import ClusterSeen, StagedChunk
+from obsyk_core.wire import BodyError, parse_snapshot
+from reference_app.state import get_state
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | None:
+    """Apply a staged (chunked or large) snapshot in one transaction and drop its chunks.
+
+    Running it twice is harmless: the chunks are dropped in the transaction that
+    applies them, so a second run finds none and returns ``None``.  A snapshot
+    that is not complete yet (no final chunk, or a gap) is left staged.
+    """
+    state = get_state()
+    chunks = state.storage.staged_chunks(cluster_id, snapshot_id)
+    if not chunks:
+        return None
+    if not _complete(chunks):
+        log.info("snapshot %s of cluster %s is not complete yet", snapshot_id, cluster_id)
+        return None
+    resources: dict[str, list[IncomingResource]] = {}
+    meta: dict[str, str | None] = {}
+    for chunk in chunks:
+        try:
+            parsed = parse_snapshot(orjson.loads(chunk.payload), state.plugins.kinds)
+        except (orjson.JSONDecodeError, BodyError) as error:
+            # Chunks are validated before they are staged, so this means a kind plugin
+            # was removed since; retrying cannot help, and keeping the chunks keeps the data.
+            log.error(
+                "staged snapshot %s chunk %d no longer parses: %s", snapshot_id, chunk.chunk, error
+            )
+            return None
+        for kind, items in parsed.resources.items():
+            resources.setdefault(kind, []).extend(items)
+        meta["agent_version"] = parsed.agent_version or meta.get("agent_version")
+        meta["kubernetes_version"] = parsed.kubernetes_version or meta.get("kubernetes_version")
+    # The snapshot describes the cluster as of its first chunk: an event that
+    # arrived while later chunks were in flight is newer and must win.
+    received_at = min(chunk.received_at for chunk in chunks)
+    completed_at = max(chunk.received_at for chunk in chunks)
+    result = reconcile_snapshot(
+        state.storage,
+        cluster_id,
+        resources,
+        received_at=received_at,
+        seen=ClusterSeen(
+            seen_at=completed_at,
+            snapshot_at=completed_at,
+            agent_version=meta.get("agent_version"),
+            kubernetes_version=meta.get("kubernetes_version"),
+        ),
+        staged_snapshot_id=snapshot_id,
+    )
+    log.info(
+        "applied staged snapshot %s of cluster %s: %d changed",
+        snapshot_id,
+        cluster_id,
+        result.changed,
+    )
+    # Already in the background and committed: notify here rather than queue another job.
+    for change in result.changes:
+        state.plugins.notify_resource_changed(change)
+    return result
+
+
+def _complete(chunks: list[StagedChunk]) -> bool:
+    numbers = [chunk.chunk for chunk in chunks]
+    return chunks[-1].final and numbers == list(range(len(chunks)))
+
+
+def prune_history() -> int:
+    """Drop history older than ``OBSYK_HISTORY_DAYS`` (each resource keeps its newest version)."""
+    state = get_state()
+    before = datetime.now(UTC) - timedelta(days=state.settings.history_days)
+    deleted = state.storage.prune_history(before)
+    log.info("pruned %d history versions older than %s", deleted, before.isoformat())
+    return deleted
+
+
+def recover_pending() -> list[str]:
+    """Find staged snapshots that are complete but were never applied, and apply them.
+
+    This is the crash-recovery path: a worker that died mid-job, a queue that
+    lost its jobs (Redis restarted) or an app restarted before its in-process
+    thread ran leave complete snapshots staged; nothing else ever applies them.
+    Also drops chunks of snapshots abandoned long ago (the operator started over).
+    Returns the ids of the snapshots applied.
+    """
+    state = get_state()
+    applied: list[str] = []
+    for ready in state.storage.ready_snapshots():
+        try:
+            if reconcile_staged_snapshot(ready.cluster_id, ready.snapshot_id) is not None:
+                applied.append(ready.snapshot_id)
+        except Exception:
+            # One bad snapshot must not keep the others from being applied.
+            log.exception(
+                "recovering snapshot %s of cluster %s failed", ready.snapshot_id, ready.cluster_id
+            )
+    expiry = datetime.now(UTC) - timedelta(seconds=state.settings.staging_expiry_seconds)
+    dropped = state.storage.prune_staging(expiry)
+    if applied or dropped:
+        log.info(
+            "recovered %d staged snapshots, dropped %d abandoned chunks", len(applied), dropped
+        )
+    return applied

@@ -1,0 +1,59 @@
+"""Heartbeat drift detection (CONTRACT.md section 2, extension).
+
+The operator may send, per kind, how many live resources it has (``counts``)
+and an order-independent digest of their (uid, content hash) pairs
+(``digests``).  The platform computes the same from what it stores; every kind
+that differs is asked back as ``{"resync": [...]}``.
+
+The stored side is read inside the cluster's ingestion transaction: that reads
+only the narrow per-resource state (uid, kind, hash, deleted), never the
+records, and it cannot see a snapshot half-applied, which would report drift
+that is not there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from obsyk_core.hashing import kind_digest
+from obsyk_core.kinds import KindRegistry
+from obsyk_core.storage import ClusterSeen, Storage, StoredState
+
+
+def stored_fingerprints(
+    states: Iterable[StoredState], kinds: Iterable[str]
+) -> dict[str, tuple[int, str]]:
+    """(live count, digest) per kind, from the stored states."""
+    pairs: dict[str, list[tuple[str, str]]] = {kind: [] for kind in kinds}
+    for state in states:
+        if state.deleted_at is None and state.kind in pairs:
+            pairs[state.kind].append((state.uid, state.content_hash))
+    return {kind: (len(items), kind_digest(items)) for kind, items in pairs.items()}
+
+
+def kinds_to_resync(
+    storage: Storage,
+    cluster_id: str,
+    *,
+    counts: Mapping[str, int] | None,
+    digests: Mapping[str, str] | None,
+    known_kinds: KindRegistry,
+    seen: ClusterSeen,
+) -> list[str]:
+    """Record the heartbeat and return the kinds whose stored state differs from the operator's.
+
+    Kinds no installed plugin declares are ignored: the platform could not
+    store a resync of them anyway.
+    """
+    reported = {kind for kind in (*(counts or {}), *(digests or {})) if kind in known_kinds}
+    with storage.ingest(cluster_id) as tx:
+        tx.mark_seen(seen)
+        stored = stored_fingerprints(tx.load_states(kinds=sorted(reported)).values(), reported)
+    drifted = []
+    for kind in sorted(reported):
+        count, digest = stored[kind]
+        count_differs = counts is not None and kind in counts and counts[kind] != count
+        digest_differs = digests is not None and kind in digests and digests[kind].lower() != digest
+        if count_differs or digest_differs:
+            drifted.append(kind)
+    return drifted

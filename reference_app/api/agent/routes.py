@@ -1,0 +1,185 @@
+"""The agent endpoints of CONTRACT.md section 2: snapshot, events, heartbeat.
+
+Every answer follows section 3: 2xx only once the data is committed (or
+durably staged: 202), 4xx only for a request that can never succeed (and then
+nothing was written), 5xx with ``Retry-After`` for the platform's own
+transient failures so the upstream operator retries.  Validation runs in full
+before anything is written, the cluster binding included.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.views import MethodView
+
+from obsyk_core.ingest import IngestResult, apply_events, reconcile_snapshot
+from obsyk_core.storage import ClusterSeen
+from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
+from reference_app.api.agent.binding import ensure_cluster_bound
+from reference_app.api.agent.body import body_errors, read_json_body
+from reference_app.api.agent.drift import kinds_to_resync
+from reference_app.api.agent.notify import announce_changes
+from reference_app.api.agent.schemas import (
+    EventsAcceptedSchema,
+    HeartbeatAnswerSchema,
+    SnapshotAcceptedSchema,
+)
+from reference_app.api.agent.staging import stage_snapshot
+from reference_app.api.arguments import ApiBlueprint
+from reference_app.auth.guards import agent_required, current_agent
+from reference_app.state import get_state
+
+blp = ApiBlueprint(
+    "agent",
+    __name__,
+    url_prefix="/api/v1/agent",
+    description="Operator ingestion (CONTRACT.md section 2); token from /oauth/token.",
+)
+
+_AGENT_ERRORS = {
+    400: "Body is not JSON",
+    401: "Missing, invalid or expired access token",
+    403: "cluster_uid differs from the one bound to the credential's cluster",
+    413: "Body above the endpoint's size limit",
+    422: "Body invalid; `errors` lists every problem by path",
+    503: "Storage temporarily unavailable; retry after `Retry-After` seconds",
+}
+
+
+def _document_errors(func: Any) -> Any:
+    for status, description in _AGENT_ERRORS.items():
+        func = blp.alt_response(status, description=description)(func)
+    return blp.doc(security=[{"bearer": []}])(func)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _counts(result: IngestResult) -> dict[str, int]:
+    return {
+        "added": result.added,
+        "modified": result.modified,
+        "deleted": result.deleted,
+        "unchanged": result.unchanged,
+        "stale": result.stale,
+    }
+
+
+@blp.route("/snapshot")
+class SnapshotView(MethodView):
+    decorators = [agent_required]
+
+    @blp.response(200, SnapshotAcceptedSchema, description="Committed")
+    @blp.alt_response(202, schema=SnapshotAcceptedSchema, description="Durably staged")
+    @_document_errors
+    def post(self) -> Any:
+        """Receive a full snapshot, or one chunk of a chunked snapshot.
+
+        Small unchunked snapshots are reconciled before the answer (200);
+        chunks and large bodies are staged durably and applied by a job (202).
+        """
+        state = get_state()
+        agent = current_agent()
+        body, raw = read_json_body(state.settings.max_snapshot_bytes)
+        try:
+            snapshot = parse_snapshot(body, state.plugins.kinds)
+        except BodyError as error:
+            body_errors(error)
+        ensure_cluster_bound(state.storage, agent, snapshot.cluster_uid)
+        now = _now()
+        if snapshot.chunked or len(raw) > state.settings.async_snapshot_bytes:
+            snapshot_id, queued = stage_snapshot(
+                state.storage, state.jobs, agent.cluster_id, snapshot, raw, received_at=now
+            )
+            # The snapshot time is set by the job that applies it, not here.
+            state.storage.mark_cluster_seen(
+                agent.cluster_id,
+                ClusterSeen(
+                    seen_at=now,
+                    agent_version=snapshot.agent_version,
+                    kubernetes_version=snapshot.kubernetes_version,
+                ),
+            )
+            staged = {
+                "status": "staged",
+                "snapshot_id": snapshot_id,
+                "chunk": snapshot.chunk or 0,
+                "queued": queued,
+            }
+            return staged, 202
+        result = reconcile_snapshot(
+            state.storage,
+            agent.cluster_id,
+            snapshot.resources,
+            received_at=now,
+            seen=ClusterSeen(
+                seen_at=now,
+                snapshot_at=now,
+                agent_version=snapshot.agent_version,
+                kubernetes_version=snapshot.kubernetes_version,
+            ),
+        )
+        announce_changes(state, result)
+        return {"status": "committed", **_counts(result)}
+
+
+@blp.route("/events")
+class EventsView(MethodView):
+    decorators = [agent_required]
+
+    @blp.response(200, EventsAcceptedSchema, description="Committed")
+    @_document_errors
+    def post(self) -> Any:
+        """Receive one resource change (upstream) or a batch ``{"cluster_uid", "events": [...]}``.
+
+        A batch is applied atomically, in ``seq`` order when every event has one.
+        """
+        state = get_state()
+        agent = current_agent()
+        body, _ = read_json_body(state.settings.max_event_bytes)
+        try:
+            cluster_uid, events = parse_events(body, state.plugins.kinds)
+        except BodyError as error:
+            body_errors(error)
+        ensure_cluster_bound(state.storage, agent, cluster_uid)
+        now = _now()
+        result = apply_events(
+            state.storage, agent.cluster_id, events, received_at=now, seen=ClusterSeen(seen_at=now)
+        )
+        announce_changes(state, result)
+        return {"status": "committed", **_counts(result)}
+
+
+@blp.route("/heartbeat")
+class HeartbeatView(MethodView):
+    decorators = [agent_required]
+
+    @blp.response(200, HeartbeatAnswerSchema, description="Recorded")
+    @_document_errors
+    def post(self) -> Any:
+        """Record liveness; with ``counts``/``digests``, answer the kinds that drifted."""
+        state = get_state()
+        agent = current_agent()
+        body, _ = read_json_body(state.settings.max_event_bytes)
+        try:
+            heartbeat = parse_heartbeat(body)
+        except BodyError as error:
+            body_errors(error)
+        ensure_cluster_bound(state.storage, agent, heartbeat.cluster_uid)
+        now = _now()
+        seen = ClusterSeen(seen_at=now, heartbeat_at=now, agent_version=heartbeat.agent_version)
+        if not heartbeat.counts and not heartbeat.digests:
+            state.storage.mark_cluster_seen(agent.cluster_id, seen)
+            return {"resync": []}
+        resync = kinds_to_resync(
+            state.storage,
+            agent.cluster_id,
+            counts=heartbeat.counts,
+            digests=heartbeat.digests,
+            known_kinds=state.plugins.kinds,
+            seen=seen,
+        )
+        return {"resync": resync}

@@ -1,0 +1,38 @@
+"""Response shapes of the agent endpoints (requests are validated by ``obsyk_core.wire``).
+
+Upstream operators ignore these bodies; our operator reads ``resync``.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+
+class IngestCountsSchema(ma.Schema):
+    added = ma.fields.Integer()
+    modified = ma.fields.Integer()
+    deleted = ma.fields.Integer()
+    unchanged = ma.fields.Integer()
+    stale = ma.fields.Integer(metadata={"description": "Changes older than the stored state"})
+
+
+class SnapshotAcceptedSchema(IngestCountsSchema):
+    status = ma.fields.String(
+        metadata={"description": "`committed` (applied) or `staged` (202: a job applies it)"}
+    )
+    snapshot_id = ma.fields.String(metadata={"description": "Staging id (staged only)"})
+    chunk = ma.fields.Integer(metadata={"description": "Chunk staged (staged only)"})
+    queued = ma.fields.Boolean(
+        metadata={"description": "The snapshot is complete and queued for reconciliation"}
+    )
+
+
+class EventsAcceptedSchema(IngestCountsSchema):
+    status = ma.fields.String(metadata={"description": "`committed`"})
+
+
+class HeartbeatAnswerSchema(ma.Schema):
+    resync = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Kinds whose stored state differs from the counts/digests sent"},
+    )

@@ -1,0 +1,68 @@
+"""Staging snapshots that are applied by a background job.
+
+Chunked snapshots (``snapshot_id``/``chunk``/``final``) and single bodies
+above ``async_snapshot_bytes`` are written, as received, to the storage's
+durable staging area; the 202 that follows means "durably staged".  Once the
+final chunk and every chunk before it are staged, the
+``reconcile_staged_snapshot`` job applies them in one transaction.  If the
+queue loses the job, the scheduler finds the ready snapshot again
+(``Storage.ready_snapshots``), so nothing staged is ever lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from obsyk_core.storage import StagedChunk, Storage
+from obsyk_core.wire import Snapshot
+from reference_app.jobs.queue import JobQueue
+
+
+def stage_snapshot(
+    storage: Storage,
+    jobs: JobQueue,
+    cluster_id: str,
+    snapshot: Snapshot,
+    payload: bytes,
+    *,
+    received_at: datetime,
+) -> tuple[str, bool]:
+    """Stage one chunk (or a whole big snapshot as chunk 0); return (snapshot_id, queued).
+
+    ``queued`` is True when this chunk completed the snapshot and the job to
+    apply it was enqueued.
+    """
+    snapshot_id = snapshot.snapshot_id or f"single-{uuid.uuid4()}"
+    chunk = snapshot.chunk if snapshot.chunk is not None else 0
+    final = snapshot.final if snapshot.chunked else True
+    storage.stage_chunk(
+        cluster_id,
+        StagedChunk(
+            snapshot_id=snapshot_id,
+            chunk=chunk,
+            final=final,
+            payload=payload,
+            received_at=received_at,
+        ),
+    )
+    if not _is_complete(storage, cluster_id, snapshot_id):
+        return snapshot_id, False
+    from reference_app.jobs.tasks import reconcile_staged_snapshot
+
+    # A fixed job id: a chunk resent while the job still waits does not queue it twice.
+    jobs.enqueue(
+        reconcile_staged_snapshot,
+        cluster_id,
+        snapshot_id,
+        job_id=f"reconcile-staged:{cluster_id}:{snapshot_id}",
+    )
+    return snapshot_id, True
+
+
+def _is_complete(storage: Storage, cluster_id: str, snapshot_id: str) -> bool:
+    """A final chunk is staged and no chunk before it is missing (any arrival order)."""
+    return any(
+        ready.cluster_id == cluster_id and ready.snapshot_id == snapshot_id
+        for ready in storage.ready_snapshots()
+    )

@@ -1,0 +1,59 @@
+"""Turning validated query arguments into one page of resources."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from obsyk_core.diff import diff_records
+from obsyk_core.storage import ResourceQuery, ResourceVersion, Storage, sort_key
+from reference_app.api.cursors import encode_cursor
+
+
+def resource_page(
+    storage: Storage, cluster_ids: Sequence[str], args: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``{"items", "next_cursor"}`` for the filters in ``args`` over ``cluster_ids``."""
+    if not cluster_ids:
+        # Never hand the storage an empty scope: "no clusters" must mean "nothing".
+        return {"items": [], "next_cursor": None}
+    limit: int = args["limit"]
+    query = ResourceQuery(
+        cluster_ids=tuple(cluster_ids),
+        kind=args.get("kind"),
+        namespace=args.get("namespace"),
+        name_prefix=args.get("name"),
+        name_contains=args.get("q"),
+        labels=args.get("label_selector", ()),
+        include_deleted=args["include_deleted"],
+        as_of=args.get("as_of"),
+        after=args.get("cursor"),
+        # One more than asked tells whether another page exists.
+        limit=limit + 1,
+    )
+    rows = storage.query_resources(query)
+    items = rows[:limit]
+    next_cursor = encode_cursor(sort_key(items[-1])) if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def history_items(versions: Sequence[ResourceVersion]) -> list[dict[str, Any]]:
+    """Versions oldest first, numbered from 1, each with its diff against the one before."""
+    items = []
+    previous = None
+    for number, version in enumerate(versions, start=1):
+        diff = diff_records(previous, version.record)
+        items.append(
+            {
+                "version": number,
+                "change": str(version.change),
+                "changed_at": version.changed_at,
+                "content_hash": version.content_hash,
+                "name": version.name,
+                "namespace": version.namespace,
+                "object": version.record,
+                "diff": diff,
+            }
+        )
+        previous = version.record
+    return items

@@ -1,0 +1,99 @@
+"""Reading the inventory: per cluster, across the fleet, one resource and its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from reference_app.api.arguments import ApiBlueprint
+from reference_app.api.error_schema import ErrorSchema
+from reference_app.api.resources.listing import history_items, resource_page
+from reference_app.api.resources.schemas import (
+    FleetFilterArgsSchema,
+    HistorySchema,
+    ResourceFilterArgsSchema,
+    ResourcePageSchema,
+    ResourceSchema,
+)
+from reference_app.api.scoping import cluster_of_current_org, org_cluster_ids
+from reference_app.auth.guards import current_user, user_required
+from reference_app.errors import abort_json
+from reference_app.state import get_state
+
+blp = ApiBlueprint(
+    "resources",
+    __name__,
+    url_prefix="/api/v1",
+    description="The inventory: filtered, paginated listings, single resources, history.",
+)
+
+
+def _documented(func: Any) -> Any:
+    func = blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid token")(func)
+    func = blp.alt_response(404, schema=ErrorSchema, description="No such cluster/resource")(func)
+    return blp.doc(security=[{"bearer": []}])(func)
+
+
+@blp.route("/clusters/<cluster_id>/resources")
+@blp.route("/clusters/<cluster_id>/agents", endpoint="ClusterAgents")
+class ClusterResources(MethodView):
+    decorators = [user_required(min_role="viewer")]
+
+    @blp.arguments(ResourceFilterArgsSchema, location="query")
+    @blp.response(200, ResourcePageSchema)
+    @_documented
+    def get(self, args: dict[str, Any], cluster_id: str) -> dict[str, Any]:
+        """List a cluster's resources (`/agents` is an alias)."""
+        storage = get_state().storage
+        cluster = cluster_of_current_org(storage, cluster_id)
+        return resource_page(storage, [cluster.id], args)
+
+
+@blp.route("/resources")
+class FleetResources(MethodView):
+    decorators = [user_required(min_role="viewer")]
+
+    @blp.arguments(FleetFilterArgsSchema, location="query")
+    @blp.response(200, ResourcePageSchema)
+    @_documented
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Search resources across every cluster of your organization."""
+        storage = get_state().storage
+        if args.get("cluster_id"):
+            cluster_ids = [cluster_of_current_org(storage, args["cluster_id"]).id]
+        else:
+            cluster_ids = org_cluster_ids(storage, current_user().org_id)
+        return resource_page(storage, cluster_ids, args)
+
+
+@blp.route("/clusters/<cluster_id>/resources/<uid>")
+class ClusterResource(MethodView):
+    decorators = [user_required(min_role="viewer")]
+
+    @blp.response(200, ResourceSchema)
+    @_documented
+    def get(self, cluster_id: str, uid: str) -> Any:
+        """One resource (deleted ones too, with `deleted_at`)."""
+        storage = get_state().storage
+        cluster = cluster_of_current_org(storage, cluster_id)
+        row = storage.get_resource(cluster.id, uid)
+        if row is None:
+            abort_json(404, f"No resource {uid!r} in this cluster.", code="not_found")
+        return row
+
+
+@blp.route("/clusters/<cluster_id>/resources/<uid>/history")
+class ClusterResourceHistory(MethodView):
+    decorators = [user_required(min_role="viewer")]
+
+    @blp.response(200, HistorySchema)
+    @_documented
+    def get(self, cluster_id: str, uid: str) -> dict[str, Any]:
+        """Every kept version of a resource, oldest first, each with its diff."""
+        storage = get_state().storage
+        cluster = cluster_of_current_org(storage, cluster_id)
+        versions = storage.resource_history(cluster.id, uid)
+        if not versions and storage.get_resource(cluster.id, uid) is None:
+            abort_json(404, f"No resource {uid!r} in this cluster.", code="not_found")
+        return {"cluster_id": cluster.id, "uid": uid, "items": history_items(versions)}

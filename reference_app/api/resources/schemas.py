@@ -1,0 +1,100 @@
+"""Resource listings, single resources and their history."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import marshmallow as ma
+
+from obsyk_core.labels import LabelSelectorError, parse_label_selector
+from reference_app.api.cursors import CursorField
+
+#: Length of :data:`obsyk_core.storage.SortKey`.
+RESOURCE_SORT_KEY_LENGTH = 5
+MAX_PAGE_SIZE = 1000
+
+
+class LabelSelectorField(ma.fields.String):
+    """``kubectl -l`` syntax; loads to a tuple of ``LabelRequirement``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_label_selector(text)
+        except LabelSelectorError as error:
+            raise ma.ValidationError(str(error)) from None
+
+
+class ResourceFilterArgsSchema(ma.Schema):
+    kind = ma.fields.String(metadata={"description": "Kubernetes kind name, e.g. `Pod`"})
+    namespace = ma.fields.String()
+    name = ma.fields.String(metadata={"description": "Name prefix"})
+    q = ma.fields.String(metadata={"description": "Substring of the name"})
+    label_selector = LabelSelectorField(
+        metadata={"description": "Kubernetes label selector: `a=b,c!=d,e in (f,g),h,!i`"}
+    )
+    include_deleted = ma.fields.Boolean(load_default=False)
+    as_of = ma.fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={"description": "ISO 8601 time: the inventory as it was then (UTC if no offset)"},
+    )
+    limit = ma.fields.Integer(
+        load_default=100, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+    cursor = CursorField(
+        key_length=RESOURCE_SORT_KEY_LENGTH,
+        metadata={"description": "`next_cursor` of the previous page"},
+    )
+
+
+class FleetFilterArgsSchema(ResourceFilterArgsSchema):
+    cluster_id = ma.fields.String(metadata={"description": "Only this cluster"})
+
+
+class ResourceSchema(ma.Schema):
+    cluster_id = ma.fields.String()
+    uid = ma.fields.String()
+    kind = ma.fields.String()
+    name = ma.fields.String()
+    namespace = ma.fields.String(allow_none=True)
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    annotations = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    object = ma.fields.Dict(
+        attribute="record", metadata={"description": "The record exactly as the operator sent it"}
+    )
+    content_hash = ma.fields.String()
+    first_seen_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    deleted_at = ma.fields.DateTime(allow_none=True)
+
+
+class ResourcePageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ResourceSchema))
+    next_cursor = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Pass as `cursor` for the next page; null at the end"},
+    )
+
+
+class DiffSchema(ma.Schema):
+    added = ma.fields.List(ma.fields.String())
+    removed = ma.fields.List(ma.fields.String())
+    changed = ma.fields.List(ma.fields.String())
+
+
+class VersionSchema(ma.Schema):
+    version = ma.fields.Integer(metadata={"description": "1 for the oldest kept version"})
+    change = ma.fields.String(metadata={"description": "added, modified or deleted"})
+    changed_at = ma.fields.DateTime()
+    content_hash = ma.fields.String()
+    name = ma.fields.String()
+    namespace = ma.fields.String(allow_none=True)
+    object = ma.fields.Dict(allow_none=True, metadata={"description": "null for a deletion"})
+    diff = ma.fields.Nested(DiffSchema, metadata={"description": "Against the previous version"})
+
+
+class HistorySchema(ma.Schema):
+    cluster_id = ma.fields.String()
+    uid = ma.fields.String()
+    items = ma.fields.List(ma.fields.Nested(VersionSchema))

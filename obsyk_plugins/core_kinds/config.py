@@ -66,7 +66,7 @@ def secret_data_hashes(raw: RawObject, hmac_key: bytes) -> dict[str, str]:
 
 
 def configmap_data_hashes(raw: RawObject, hmac_key: bytes) -> dict[str, str]:
-    """``{key: hex HMAC-SHA256}`` of a ConfigMap's values: ``data`` as UTF-8, ``binaryData`` decoded."""
+    """``{key: hex HMAC-SHA256}`` of ConfigMap values (``data`` as UTF-8, binaryData decoded)."""
     _check_key(hmac_key)
     hashes = _hashes(hmac_key, (raw.get("data") or {}).items(), decode=False)
     hashes.update(_hashes(hmac_key, (raw.get("binaryData") or {}).items(), decode=True))
@@ -74,18 +74,16 @@ def configmap_data_hashes(raw: RawObject, hmac_key: bytes) -> dict[str, str]:
 
 
 def make_secret_extractor(hmac_key: bytes | None) -> Extractor:
-    """The Secret extractor, adding ``data_hashes`` when given a key (``None``: upstream's record)."""
+    """The Secret extractor, adding ``data_hashes`` when given a key (``None``: as upstream)."""
     return _with_hashes(extract_secret, secret_data_hashes, hmac_key)
 
 
 def make_configmap_extractor(hmac_key: bytes | None) -> Extractor:
-    """The ConfigMap extractor, adding ``data_hashes`` when given a key (``None``: upstream's record)."""
+    """The ConfigMap extractor, adding ``data_hashes`` given a key (``None``: as upstream)."""
     return _with_hashes(extract_configmap, configmap_data_hashes, hmac_key)
 
 
-def _hashes(
-    hmac_key: bytes, items: Iterable[tuple[str, Any]], *, decode: bool
-) -> dict[str, str]:
+def _hashes(hmac_key: bytes, items: Iterable[tuple[str, Any]], *, decode: bool) -> dict[str, str]:
     return {
         key: hmac.digest(hmac_key, _b64(value) if decode else str(value).encode(), "sha256").hex()
         for key, value in sorted(items)

@@ -35,7 +35,9 @@ def extract_event(raw: RawObject) -> Record:
         "involved_object": _involved_object(raw.get("involvedObject") or {}),
         "source": _source(raw),
     }
-    set_if(record, "first_timestamp", rfc3339_utc(raw.get("firstTimestamp") or raw.get("eventTime")))
+    set_if(
+        record, "first_timestamp", rfc3339_utc(raw.get("firstTimestamp") or raw.get("eventTime"))
+    )
     set_if(
         record,
         "last_timestamp",

@@ -65,7 +65,11 @@ def rfc3339_utc(value: Any) -> str | None:
 
 
 def base_record(raw: RawObject, *, namespaced: bool) -> Record:
-    """``uid``, ``name``, ``namespace`` (namespaced kinds), ``labels?``, ``annotations?``, ``k8s_created_at?``."""
+    """The fields CONTRACT.md section 4 gives every kind but Event.
+
+    ``uid``, ``name``, ``namespace`` (namespaced kinds only), ``labels?``,
+    ``annotations?`` (filtered) and ``k8s_created_at?``.
+    """
     meta: Mapping[str, Any] = raw.get("metadata") or {}
     record: Record = {"uid": meta.get("uid", ""), "name": meta.get("name", "")}
     if namespaced:
@@ -83,7 +87,7 @@ def base_record(raw: RawObject, *, namespaced: bool) -> Record:
 
 
 def set_if(record: Record, key: str, value: Any) -> None:
-    """Set ``record[key]`` only for a non-empty value: the ``?`` (omitempty) fields of the contract."""
+    """Set ``record[key]`` only for a non-empty value: the contract's ``?`` (omitempty) fields."""
     if value:
         record[key] = value
 

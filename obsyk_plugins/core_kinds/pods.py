@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
 from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
 from obsyk_plugins.core_kinds.metadata import base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import (

@@ -129,7 +129,7 @@ def _rbac_kind(
     extract: Callable[[RawObject], Record],
     schema: type[RecordSchema],
 ) -> ResourceKind:
-    columns = ("name", "namespace") if namespaced else ("name",)
+    columns: tuple[str, ...] = ("name", "namespace") if namespaced else ("name",)
     if schema is RoleSchema:
         columns += ("rule_count", "resources")
     else:

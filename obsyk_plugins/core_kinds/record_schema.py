@@ -31,7 +31,7 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-class IntOrString(fields.Field):
+class IntOrString(fields.Field[int | str]):
     """Kubernetes ``IntOrString`` (a port number or a port name): upstream sends it as a string."""
 
     default_error_messages = {"invalid": "Not a valid integer or string."}
@@ -61,11 +61,11 @@ def string_map() -> fields.Dict:
     return fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
 
 
-def string_list() -> fields.List:
+def string_list() -> fields.List[str]:
     return fields.List(fields.String(), allow_none=True)
 
 
-def nested_list(schema: type[Schema]) -> fields.List:
+def nested_list(schema: type[Schema]) -> fields.List[Any]:
     return fields.List(fields.Nested(schema), allow_none=True)
 
 
@@ -81,7 +81,7 @@ class LenientSchema(Schema):
 
 
 class RecordSchema(LenientSchema):
-    """What every record carries: ``uid`` and ``name`` (required), labels, annotations, creation time."""
+    """Every record: required ``uid`` and ``name``, labels, annotations, creation time."""
 
     uid = fields.String(required=True, validate=validate.Length(min=1))
     name = fields.String(required=True, validate=validate.Length(min=1))
@@ -92,4 +92,3 @@ class RecordSchema(LenientSchema):
 
 class NamespacedRecordSchema(RecordSchema):
     namespace = optional_string()
-

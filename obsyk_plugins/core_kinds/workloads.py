@@ -89,7 +89,11 @@ def extract_job(raw: RawObject) -> Record:
     set_if(record, "completion_time", rfc3339_utc(status.get("completionTime")))
     owners = (raw.get("metadata") or {}).get("ownerReferences") or ()
     # Upstream names only the owning CronJob: it is what links a run to its schedule.
-    set_if(record, "owner_ref", next((o.get("name") for o in owners if o.get("kind") == "CronJob"), None))
+    set_if(
+        record,
+        "owner_ref",
+        next((o.get("name") for o in owners if o.get("kind") == "CronJob"), None),
+    )
     return record
 
 

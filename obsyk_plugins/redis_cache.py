@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class RedisCache(Cache):
-    def __init__(self, client: redis.Redis, *, prefix: str = "") -> None:
+    def __init__(self, client: redis.Redis[bytes], *, prefix: str = "") -> None:
         self._client = client
         self._prefix = prefix
 

@@ -1,0 +1,531 @@
+"""The SQLAlchemy :class:`~obsyk_core.storage.Storage`: PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import cast
+
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from obsyk_core.storage import (
+    ApiToken,
+    Cluster,
+    ClusterSeen,
+    ConflictError,
+    Credential,
+    IngestTransaction,
+    Membership,
+    Organization,
+    ReadySnapshot,
+    ResourceQuery,
+    ResourceRow,
+    ResourceVersion,
+    Role,
+    StagedChunk,
+    Storage,
+    User,
+)
+from obsyk_plugins.sql_storage import rows
+from obsyk_plugins.sql_storage.engine import SQLITE_BEGIN_OPTION, create_storage_engine
+from obsyk_plugins.sql_storage.errors import storage_errors
+from obsyk_plugins.sql_storage.ingest_tx import SqlIngestTransaction, mark_cluster_seen
+from obsyk_plugins.sql_storage.migrate import upgrade_to_head
+from obsyk_plugins.sql_storage.models import (
+    ApiTokenModel,
+    ClusterModel,
+    CredentialModel,
+    MembershipModel,
+    OrganizationModel,
+    ResourceModel,
+    ResourceVersionModel,
+    SnapshotChunkModel,
+    UserModel,
+)
+from obsyk_plugins.sql_storage.queries import resource_query
+
+#: Rows fetched per round trip when streaming records.
+STREAM_BATCH = 1000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class SqlStorage(Storage):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_storage_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    # -- lifecycle
+
+    def migrate(self) -> None:
+        with storage_errors():
+            upgrade_to_head(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with storage_errors(), self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with storage_errors(), self.engine.connect() as connection:
+            if self.dialect == "sqlite":
+                # Take the write lock up front (see engine.py): queue, don't fail.
+                connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            with connection.begin():
+                yield connection
+
+    def _insert(self, model: type) -> postgresql.Insert | sqlite.Insert:
+        """The dialect's INSERT, which knows ON CONFLICT."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(model)
+        return sqlite.insert(model)
+
+    # -- organizations, users, memberships, API tokens
+
+    def create_org(self, name: str) -> Organization:
+        org = Organization(id=_new_id(), name=name, created_at=_now())
+        try:
+            with self._writing() as connection:
+                connection.execute(
+                    insert(OrganizationModel).values(
+                        id=org.id, name=org.name, created_at=org.created_at
+                    )
+                )
+        except sa_exc.IntegrityError:
+            raise ConflictError(f"organization name {name!r} is already taken") from None
+        return org
+
+    def get_org(self, ref: str) -> Organization | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                select(OrganizationModel.__table__).where(OrganizationModel.id == ref)
+            ).first()
+            if row is None:
+                row = connection.execute(
+                    select(OrganizationModel.__table__).where(OrganizationModel.name == ref)
+                ).first()
+        return None if row is None else rows.organization(row)
+
+    def list_orgs(self) -> list[Organization]:
+        with self._reading() as connection:
+            result = connection.execute(
+                select(OrganizationModel.__table__).order_by(
+                    OrganizationModel.name, OrganizationModel.id
+                )
+            )
+            return [rows.organization(row) for row in result]
+
+    def ensure_user(self, email: str) -> User:
+        key = email.casefold()
+        with self._writing() as connection:
+            existing = connection.execute(
+                select(UserModel.__table__).where(UserModel.email_key == key)
+            ).first()
+            if existing is not None:
+                return rows.user(existing)
+            user = User(id=_new_id(), email=email, created_at=_now())
+            connection.execute(
+                insert(UserModel).values(
+                    id=user.id, email=email, email_key=key, created_at=user.created_at
+                )
+            )
+            return user
+
+    def get_user(self, user_id: str) -> User | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                select(UserModel.__table__).where(UserModel.id == user_id)
+            ).first()
+        return None if row is None else rows.user(row)
+
+    def set_membership(self, org_id: str, user_id: str, role: Role) -> Membership:
+        statement = self._insert(MembershipModel).values(org_id=org_id, user_id=user_id, role=role)
+        statement = statement.on_conflict_do_update(
+            index_elements=[MembershipModel.org_id, MembershipModel.user_id],
+            set_={"role": role},
+        )
+        with self._writing() as connection:
+            connection.execute(statement)
+        return Membership(org_id=org_id, user_id=user_id, role=role)
+
+    def get_membership(self, org_id: str, user_id: str) -> Membership | None:
+        with self._reading() as connection:
+            role = connection.execute(
+                select(MembershipModel.role).where(
+                    MembershipModel.org_id == org_id, MembershipModel.user_id == user_id
+                )
+            ).scalar()
+        return None if role is None else Membership(org_id, user_id, cast(Role, role))
+
+    def create_api_token(self, org_id: str, user_id: str, token_hash: str, name: str) -> ApiToken:
+        token = ApiToken(
+            id=_new_id(),
+            org_id=org_id,
+            user_id=user_id,
+            token_hash=token_hash,
+            name=name,
+            created_at=_now(),
+        )
+        try:
+            with self._writing() as connection:
+                connection.execute(
+                    insert(ApiTokenModel).values(
+                        id=token.id,
+                        org_id=org_id,
+                        user_id=user_id,
+                        token_hash=token_hash,
+                        name=name,
+                        created_at=token.created_at,
+                    )
+                )
+        except sa_exc.IntegrityError as error:
+            raise ConflictError(f"cannot create API token: {error.orig}") from None
+        return token
+
+    def find_api_token(self, token_hash: str) -> ApiToken | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                select(ApiTokenModel.__table__).where(
+                    ApiTokenModel.token_hash == token_hash, ApiTokenModel.revoked_at.is_(None)
+                )
+            ).first()
+        return None if row is None else rows.api_token(row)
+
+    def revoke_api_token(self, token_id: str, at: datetime) -> bool:
+        with self._writing() as connection:
+            result = connection.execute(
+                update(ApiTokenModel)
+                .where(ApiTokenModel.id == token_id, ApiTokenModel.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+        return bool(result.rowcount)
+
+    # -- clusters and credentials
+
+    def create_cluster(self, org_id: str, name: str) -> Cluster:
+        cluster = Cluster(id=_new_id(), org_id=org_id, name=name, created_at=_now())
+        try:
+            with self._writing() as connection:
+                connection.execute(
+                    insert(ClusterModel).values(
+                        id=cluster.id, org_id=org_id, name=name, created_at=cluster.created_at
+                    )
+                )
+        except sa_exc.IntegrityError:
+            raise ConflictError(
+                f"the organization already has a cluster named {name!r} (or does not exist)"
+            ) from None
+        return cluster
+
+    def get_cluster(self, org_id: str, cluster_id: str) -> Cluster | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                select(ClusterModel.__table__).where(
+                    ClusterModel.id == cluster_id, ClusterModel.org_id == org_id
+                )
+            ).first()
+        return None if row is None else rows.cluster(row)
+
+    def list_clusters(
+        self, org_id: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[Cluster]:
+        statement = (
+            select(ClusterModel.__table__)
+            .where(ClusterModel.org_id == org_id)
+            .order_by(ClusterModel.name, ClusterModel.id)
+        )
+        if after is not None:
+            position = (
+                select(ClusterModel.name, ClusterModel.id)
+                .where(ClusterModel.id == after, ClusterModel.org_id == org_id)
+                .subquery()
+            )
+            statement = statement.join(
+                position, tuple_(ClusterModel.name, ClusterModel.id) > tuple_(*position.c)
+            )
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self._reading() as connection:
+            return [rows.cluster(row) for row in connection.execute(statement)]
+
+    def delete_cluster(self, org_id: str, cluster_id: str) -> bool:
+        # Credentials, resources, history and staging go with it (ON DELETE CASCADE).
+        with self._writing() as connection:
+            result = connection.execute(
+                delete(ClusterModel).where(
+                    ClusterModel.id == cluster_id, ClusterModel.org_id == org_id
+                )
+            )
+        return bool(result.rowcount)
+
+    def bind_cluster_uid(self, cluster_id: str, cluster_uid: str) -> bool:
+        with self._writing() as connection:
+            connection.execute(
+                update(ClusterModel)
+                .where(ClusterModel.id == cluster_id, ClusterModel.cluster_uid.is_(None))
+                .values(cluster_uid=cluster_uid)
+            )
+            bound = connection.execute(
+                select(ClusterModel.cluster_uid).where(ClusterModel.id == cluster_id)
+            ).scalar()
+        return bound == cluster_uid
+
+    def mark_cluster_seen(self, cluster_id: str, seen: ClusterSeen) -> None:
+        with self._writing() as connection:
+            mark_cluster_seen(connection, cluster_id, seen)
+
+    def add_credential(self, credential: Credential) -> Credential:
+        try:
+            with self._writing() as connection:
+                connection.execute(
+                    insert(CredentialModel).values(
+                        client_id=credential.client_id,
+                        org_id=credential.org_id,
+                        cluster_id=credential.cluster_id,
+                        public_key_pem=credential.public_key_pem,
+                        created_at=credential.created_at,
+                        revoked_at=credential.revoked_at,
+                    )
+                )
+        except sa_exc.IntegrityError as error:
+            raise ConflictError(
+                f"cannot add credential {credential.client_id!r}: {error.orig}"
+            ) from None
+        return credential
+
+    def get_credential(self, client_id: str) -> Credential | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                select(CredentialModel.__table__).where(CredentialModel.client_id == client_id)
+            ).first()
+        return None if row is None else rows.credential(row)
+
+    def list_credentials(self, cluster_id: str) -> list[Credential]:
+        with self._reading() as connection:
+            result = connection.execute(
+                select(CredentialModel.__table__)
+                .where(CredentialModel.cluster_id == cluster_id)
+                .order_by(CredentialModel.created_at, CredentialModel.client_id)
+            )
+            return [rows.credential(row) for row in result]
+
+    def revoke_credential(self, client_id: str, at: datetime) -> bool:
+        with self._writing() as connection:
+            result = connection.execute(
+                update(CredentialModel)
+                .where(CredentialModel.client_id == client_id, CredentialModel.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+        return bool(result.rowcount)
+
+    # -- ingestion
+
+    @contextmanager
+    def ingest(self, cluster_id: str) -> Iterator[IngestTransaction]:
+        with self._writing() as connection:
+            lock = select(ClusterModel.id).where(ClusterModel.id == cluster_id)
+            if self.dialect == "postgresql":
+                # Serialise ingestion per cluster; SQLite's BEGIN IMMEDIATE already did.
+                lock = lock.with_for_update()
+            if connection.execute(lock).scalar() is None:
+                raise LookupError(f"cluster {cluster_id!r} does not exist")
+            yield self._ingest_transaction(connection, cluster_id)
+
+    def _ingest_transaction(self, connection: Connection, cluster_id: str) -> IngestTransaction:
+        if self.dialect == "postgresql":
+            from obsyk_plugins.sql_storage.pg_bulk import PostgresIngestTransaction
+
+            return PostgresIngestTransaction(connection, cluster_id)
+        return SqlIngestTransaction(connection, cluster_id)
+
+    def stage_chunk(self, cluster_id: str, chunk: StagedChunk) -> None:
+        values = {
+            "cluster_id": cluster_id,
+            "snapshot_id": chunk.snapshot_id,
+            "chunk": chunk.chunk,
+            "final": chunk.final,
+            "payload": chunk.payload,
+            "received_at": chunk.received_at,
+        }
+        statement = self._insert(SnapshotChunkModel).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[
+                SnapshotChunkModel.cluster_id,
+                SnapshotChunkModel.snapshot_id,
+                SnapshotChunkModel.chunk,
+            ],
+            set_={name: values[name] for name in ("final", "payload", "received_at")},
+        )
+        with self._writing() as connection:
+            connection.execute(statement)
+
+    def staged_chunks(self, cluster_id: str, snapshot_id: str) -> list[StagedChunk]:
+        with self._reading() as connection:
+            result = connection.execute(
+                select(SnapshotChunkModel.__table__)
+                .where(
+                    SnapshotChunkModel.cluster_id == cluster_id,
+                    SnapshotChunkModel.snapshot_id == snapshot_id,
+                )
+                .order_by(SnapshotChunkModel.chunk)
+            )
+            return [rows.staged_chunk(row) for row in result]
+
+    def ready_snapshots(self) -> list[ReadySnapshot]:
+        chunk = SnapshotChunkModel
+        finals = (
+            select(chunk.cluster_id, chunk.snapshot_id, func.min(chunk.chunk).label("last"))
+            .where(chunk.final.is_(True))
+            .group_by(chunk.cluster_id, chunk.snapshot_id)
+            .subquery()
+        )
+        received = func.max(chunk.received_at)
+        statement = (
+            select(finals.c.cluster_id, finals.c.snapshot_id, finals.c.last, received)
+            .join(
+                chunk,
+                and_(
+                    chunk.cluster_id == finals.c.cluster_id,
+                    chunk.snapshot_id == finals.c.snapshot_id,
+                    chunk.chunk.between(0, finals.c.last),
+                ),
+            )
+            .group_by(finals.c.cluster_id, finals.c.snapshot_id, finals.c.last)
+            # Chunk numbers are unique per snapshot: last+1 of them in 0..last means no gap.
+            .having(func.count() == finals.c.last + 1)
+            .order_by(received, finals.c.cluster_id, finals.c.snapshot_id)
+        )
+        with self._reading() as connection:
+            return [
+                ReadySnapshot(cluster_id, snapshot_id, last + 1, received_at)
+                for cluster_id, snapshot_id, last, received_at in connection.execute(statement)
+            ]
+
+    def prune_staging(self, before: datetime) -> int:
+        chunk = SnapshotChunkModel
+        ready = {(r.cluster_id, r.snapshot_id) for r in self.ready_snapshots()}
+        with self._writing() as connection:
+            stale = [
+                (cluster_id, snapshot_id)
+                for cluster_id, snapshot_id in connection.execute(
+                    select(chunk.cluster_id, chunk.snapshot_id)
+                    .group_by(chunk.cluster_id, chunk.snapshot_id)
+                    .having(func.max(chunk.received_at) < before)
+                )
+                if (cluster_id, snapshot_id) not in ready
+            ]
+            dropped = 0
+            for cluster_id, snapshot_id in stale:
+                dropped += connection.execute(
+                    delete(chunk).where(
+                        chunk.cluster_id == cluster_id, chunk.snapshot_id == snapshot_id
+                    )
+                ).rowcount
+        return dropped
+
+    # -- reading
+
+    def query_resources(self, query: ResourceQuery) -> list[ResourceRow]:
+        if not query.cluster_ids or query.limit <= 0:
+            return []
+        with self._reading() as connection:
+            result = connection.execute(resource_query(query, self.dialect))
+            return [rows.resource(row) for row in result]
+
+    def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None:
+        with self._reading() as connection:
+            row = connection.execute(
+                select(ResourceModel.__table__).where(
+                    ResourceModel.cluster_id == cluster_id, ResourceModel.uid == uid
+                )
+            ).first()
+        return None if row is None else rows.resource(row)
+
+    def resource_history(self, cluster_id: str, uid: str) -> list[ResourceVersion]:
+        with self._reading() as connection:
+            result = connection.execute(
+                select(ResourceVersionModel.__table__)
+                .where(
+                    ResourceVersionModel.cluster_id == cluster_id,
+                    ResourceVersionModel.uid == uid,
+                )
+                .order_by(ResourceVersionModel.id)
+            )
+            return [rows.resource_version(row) for row in result]
+
+    def count_resources(
+        self, cluster_ids: Collection[str]
+    ) -> dict[tuple[str, str, str | None], int]:
+        if not cluster_ids:
+            return {}
+        resource = ResourceModel
+        statement = (
+            select(resource.cluster_id, resource.kind, resource.namespace, func.count())
+            .where(resource.cluster_id.in_(list(cluster_ids)), resource.deleted_at.is_(None))
+            .group_by(resource.cluster_id, resource.kind, resource.namespace)
+        )
+        with self._reading() as connection:
+            return {
+                (cluster_id, kind, rows.namespace_out(namespace)): count
+                for cluster_id, kind, namespace, count in connection.execute(statement)
+            }
+
+    def iter_records(
+        self, cluster_ids: Collection[str], kinds: Collection[str]
+    ) -> Iterator[ResourceRow]:
+        if not cluster_ids or not kinds:
+            return
+        resource = ResourceModel
+        statement = (
+            select(resource.__table__)
+            .where(
+                resource.cluster_id.in_(list(cluster_ids)),
+                resource.kind.in_(list(kinds)),
+                resource.deleted_at.is_(None),
+            )
+            .order_by(
+                resource.kind, resource.namespace, resource.name, resource.cluster_id, resource.uid
+            )
+        )
+        with self._reading() as connection:
+            result = connection.execution_options(yield_per=STREAM_BATCH).execute(statement)
+            for row in result:
+                yield rows.resource(row)
+
+    def prune_history(self, before: datetime) -> int:
+        resource, version = ResourceModel, ResourceVersionModel
+        newer = aliased(ResourceVersionModel)
+        gone = select(resource.cluster_id, resource.uid).where(resource.deleted_at < before)
+        with self._writing() as connection:
+            deleted = connection.execute(
+                delete(version).where(tuple_(version.cluster_id, version.uid).in_(gone))
+            ).rowcount
+            connection.execute(delete(resource).where(resource.deleted_at < before))
+            deleted += connection.execute(
+                delete(version).where(
+                    version.changed_at < before,
+                    # ...but never a resource's newest version.
+                    exists().where(
+                        newer.cluster_id == version.cluster_id,
+                        newer.uid == version.uid,
+                        newer.id > version.id,
+                    ),
+                )
+            ).rowcount
+        return int(deleted)

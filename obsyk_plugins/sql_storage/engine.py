@@ -1,0 +1,83 @@
+"""Engines configured for how the backend uses each database.
+
+SQLite: WAL (readers never block the writer), a busy timeout (writers queue
+instead of failing), foreign keys on, case-sensitive ``LIKE`` (as on
+PostgreSQL), and SQLAlchemy's transaction handling taken over so ingestion can
+``BEGIN IMMEDIATE`` — the pysqlite driver's own implicit BEGIN is disabled, as
+in SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL"
+recipe.  PostgreSQL: psycopg 3, sessions in UTC, dead connections detected.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from obsyk_plugins.sql_storage.urls import is_sqlite_memory, sqlalchemy_url
+
+#: Execution option naming the SQLite BEGIN mode for a connection's next transaction.
+SQLITE_BEGIN_OPTION = "obsyk_sqlite_begin"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_CONNECT_TIMEOUT_S = 10
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_storage_engine(url: str) -> Engine:
+    target = sqlalchemy_url(url)
+    common: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    if target.startswith("sqlite"):
+        return _sqlite_engine(url, target, common)
+    return create_engine(
+        target,
+        pool_pre_ping=True,
+        connect_args={
+            "options": "-c timezone=UTC",
+            "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+        },
+        **common,
+    )
+
+
+def _sqlite_engine(url: str, target: str, common: dict[str, Any]) -> Engine:
+    connect_args: dict[str, Any] = {
+        "check_same_thread": False,
+        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+    }
+    if is_sqlite_memory(url):
+        # One private database per engine: every checkout must see the same connection.
+        engine = create_engine(target, poolclass=StaticPool, connect_args=connect_args, **common)
+    else:
+        engine = create_engine(target, connect_args=connect_args, **common)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(
+    dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry
+) -> None:
+    # Stop pysqlite from issuing BEGIN itself; _begin_sqlite_transaction does it.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA case_sensitive_like=ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock up front: a writer waits its turn (busy
+    # timeout) instead of failing when it upgrades a read lock mid-transaction.
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,47 @@
+"""Database failures translated into the storage interface's exceptions.
+
+Connection-level failures become :class:`StorageError` (the app answers 503
+and the client retries); nothing else is swallowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import exc as sa_exc
+
+from obsyk_core.storage import StorageError
+
+try:  # raw psycopg calls (the PostgreSQL bulk path) raise psycopg's own errors
+    import psycopg
+except ImportError:  # pragma: no cover - SQLite-only installs
+    _DRIVER_ERRORS: tuple[type[Exception], ...] = ()
+else:
+    _DRIVER_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+_RETRYABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # connection pool exhausted
+    sa_exc.DisconnectionError,
+    *_DRIVER_ERRORS,
+)
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Re-raise connection losses, lock timeouts and the like as :class:`StorageError`."""
+    try:
+        yield
+    except _RETRYABLE as error:
+        raise StorageError(f"database unavailable: {_describe(error)}") from error
+    except sa_exc.DBAPIError as error:
+        if error.connection_invalidated:
+            raise StorageError(f"database connection lost: {_describe(error)}") from error
+        raise
+
+
+def _describe(error: Exception) -> str:
+    cause = getattr(error, "orig", None) or error
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__

@@ -1,0 +1,193 @@
+"""Ingest transactions: the portable one (SQLAlchemy executemany, used on SQLite).
+
+The caller (:meth:`SqlStorage.ingest`) has already begun the transaction and
+locked the cluster; these classes only read and write inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    case,
+    delete,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from obsyk_core.storage import (
+    ChangeSet,
+    ClusterSeen,
+    IngestTransaction,
+    ResourceRow,
+    ResourceVersion,
+    StoredState,
+)
+from obsyk_plugins.sql_storage import rows
+from obsyk_plugins.sql_storage.errors import storage_errors
+from obsyk_plugins.sql_storage.models import (
+    ClusterModel,
+    ResourceModel,
+    ResourceVersionModel,
+    SnapshotChunkModel,
+)
+
+#: Columns an upsert replaces; ``first_seen_at`` is kept from the stored row.
+UPSERT_REPLACES = (
+    "kind",
+    "namespace",
+    "name",
+    "labels",
+    "annotations",
+    "record",
+    "content_hash",
+    "updated_at",
+    "deleted_at",
+    "resource_version",
+    "observed_at",
+)
+
+STATE_COLUMNS = (
+    ResourceModel.uid,
+    ResourceModel.kind,
+    ResourceModel.namespace,
+    ResourceModel.name,
+    ResourceModel.content_hash,
+    ResourceModel.resource_version,
+    ResourceModel.observed_at,
+    ResourceModel.deleted_at,
+)
+
+
+def resource_values(row: ResourceRow) -> dict[str, Any]:
+    return {
+        "cluster_id": row.cluster_id,
+        "uid": row.uid,
+        "kind": row.kind,
+        "namespace": rows.namespace_in(row.namespace),
+        "name": row.name,
+        "labels": dict(row.labels),
+        "annotations": dict(row.annotations),
+        "record": dict(row.record),
+        "content_hash": row.content_hash,
+        "first_seen_at": row.first_seen_at,
+        "updated_at": row.updated_at,
+        "deleted_at": row.deleted_at,
+        "resource_version": row.resource_version,
+        "observed_at": row.observed_at,
+    }
+
+
+def version_values(version: ResourceVersion) -> dict[str, Any]:
+    return {
+        "cluster_id": version.cluster_id,
+        "uid": version.uid,
+        "kind": version.kind,
+        "namespace": rows.namespace_in(version.namespace),
+        "name": version.name,
+        "change": version.change.value,
+        "content_hash": version.content_hash,
+        "record": None if version.record is None else dict(version.record),
+        "changed_at": version.changed_at,
+    }
+
+
+def latest_of(column: Any, value: Any) -> ColumnElement[Any]:
+    """SQL for "the later of the stored value and ``value``" (NULL-safe, any database)."""
+    bound = literal(value, type_=column.type)
+    return case((column.is_(None), bound), (column < bound, bound), else_=column)
+
+
+class SqlIngestTransaction(IngestTransaction):
+    """Writes with SQLAlchemy Core statements; good for SQLite's in-process speed."""
+
+    def __init__(self, connection: Connection, cluster_id: str) -> None:
+        self.connection = connection
+        self.cluster_id = cluster_id
+
+    def load_states(
+        self, *, kinds: Collection[str] | None = None, uids: Collection[str] | None = None
+    ) -> dict[str, StoredState]:
+        statement = select(*STATE_COLUMNS).where(ResourceModel.cluster_id == self.cluster_id)
+        if kinds is not None:
+            statement = statement.where(ResourceModel.kind.in_(list(kinds)))
+        if uids is not None:
+            statement = statement.where(ResourceModel.uid.in_(list(uids)))
+        with storage_errors():
+            return {row.uid: rows.stored_state(row) for row in self.connection.execute(statement)}
+
+    def write(self, changes: ChangeSet) -> None:
+        with storage_errors():
+            if changes.upserts:
+                self._upsert(changes.upserts)
+            if changes.tombstones:
+                self.connection.execute(
+                    update(ResourceModel)
+                    .where(
+                        ResourceModel.cluster_id == self.cluster_id,
+                        ResourceModel.uid == bindparam("b_uid"),
+                    )
+                    .values(
+                        deleted_at=bindparam("b_deleted_at"),
+                        updated_at=bindparam("b_deleted_at"),
+                        resource_version=bindparam("b_resource_version"),
+                        observed_at=bindparam("b_observed_at"),
+                    ),
+                    [
+                        {
+                            "b_uid": tombstone.uid,
+                            "b_deleted_at": tombstone.deleted_at,
+                            "b_resource_version": tombstone.resource_version,
+                            "b_observed_at": tombstone.observed_at,
+                        }
+                        for tombstone in changes.tombstones
+                    ],
+                )
+            if changes.versions:
+                self.connection.execute(
+                    insert(ResourceVersionModel),
+                    [version_values(version) for version in changes.versions],
+                )
+
+    def _upsert(self, upserts: list[ResourceRow]) -> None:
+        statement = sqlite_insert(ResourceModel)
+        statement = statement.on_conflict_do_update(
+            index_elements=[ResourceModel.cluster_id, ResourceModel.uid],
+            set_={name: statement.excluded[name] for name in UPSERT_REPLACES},
+        )
+        self.connection.execute(statement, [resource_values(row) for row in upserts])
+
+    def drop_staged(self, snapshot_id: str) -> None:
+        with storage_errors():
+            self.connection.execute(
+                delete(SnapshotChunkModel).where(
+                    SnapshotChunkModel.cluster_id == self.cluster_id,
+                    SnapshotChunkModel.snapshot_id == snapshot_id,
+                )
+            )
+
+    def mark_seen(self, seen: ClusterSeen) -> None:
+        with storage_errors():
+            mark_cluster_seen(self.connection, self.cluster_id, seen)
+
+
+def mark_cluster_seen(connection: Connection, cluster_id: str, seen: ClusterSeen) -> None:
+    """Move the cluster's "last ..." times forward (never back) and note versions."""
+    cluster = ClusterModel
+    values: dict[str, Any] = {"last_seen_at": latest_of(cluster.last_seen_at, seen.seen_at)}
+    if seen.heartbeat_at is not None:
+        values["last_heartbeat_at"] = latest_of(cluster.last_heartbeat_at, seen.heartbeat_at)
+    if seen.snapshot_at is not None:
+        values["last_snapshot_at"] = latest_of(cluster.last_snapshot_at, seen.snapshot_at)
+    if seen.agent_version:
+        values["agent_version"] = seen.agent_version
+    if seen.kubernetes_version:
+        values["kubernetes_version"] = seen.kubernetes_version
+    connection.execute(update(cluster).where(cluster.id == cluster_id).values(**values))

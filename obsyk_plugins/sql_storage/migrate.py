@@ -1,0 +1,36 @@
+"""Run the packaged Alembic migrations from code (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, text
+
+from obsyk_plugins.sql_storage.engine import SQLITE_BEGIN_OPTION
+
+#: The migrations ship inside the package, so an installed wheel can upgrade itself.
+SCRIPT_LOCATION = "obsyk_plugins.sql_storage:migrations"
+#: Our own version table, so an application's migrations can share the database.
+VERSION_TABLE = "obsyk_storage_version"
+#: Any constant: concurrent upgrades (several pods starting) take turns on it.
+_MIGRATION_LOCK_KEY = 0x0B5C
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Apply every pending migration in one transaction; a no-op when up to date."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            command.upgrade(alembic_config(connection), "head")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the platform.  ``config`` overrides ``OBSYK_*`` settings (tests pass a dict).
 
     Besides the settings' names (``DATABASE_URL``, ``REDIS_URL``...), ``config``
-    may carry ``INSTANCE_PATH`` (where the SQLite file and generated secret key
-    live), ``PLUGINS`` (a ready :class:`~obsyk_core.plugins.Plugins`) and
-    ``MIGRATE`` (False skips the schema upgrade, for a process that must not do it).
+    may carry ``INSTANCE_PATH`` (default ``OBSYK_INSTANCE_PATH``, else Flask's; where
+    the SQLite file and generated secret key live), ``TESTING`` and ``PLUGINS``
+    (a ready :class:`~obsyk_core.plugins.Plugins`).
     """
     config = dict(config or {})
-    instance_path = config.get("INSTANCE_PATH")
+    instance_path = config.get("INSTANCE_PATH") or os.environ.get("OBSYK_INSTANCE_PATH")
     app = Flask(
         __name__,
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
@@ -45,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["TESTING"] = bool(config.get("TESTING", False))
     plugins = config.get("PLUGINS") or build_plugin_manager()
     storage = plugins.storage.open(settings.database_url)
-    if config.get("MIGRATE", True):
+    if settings.auto_migrate:
         storage.migrate()
     cache = plugins.caches.open(settings.redis_url or "memory://")
 

@@ -38,6 +38,8 @@ class Settings:
     periodic_jobs: bool = True
     #: Seconds between two runs of ``recover_pending``.
     recovery_interval_seconds: int = 300
+    #: Upgrade the schema at start-up (off when a deploy job runs ``obsyk db upgrade``).
+    auto_migrate: bool = True
     #: Chunks of a snapshot that never completed are dropped after this long.
     staging_expiry_seconds: int = 24 * 3600
     extra: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +60,7 @@ _ENV = {
     "periodic_jobs": "OBSYK_PERIODIC_JOBS",
     "recovery_interval_seconds": "OBSYK_RECOVERY_INTERVAL_SECONDS",
     "staging_expiry_seconds": "OBSYK_STAGING_EXPIRY_SECONDS",
+    "auto_migrate": "OBSYK_AUTO_MIGRATE",
 }
 
 #: Audiences accepted when ``OBSYK_PUBLIC_URL`` is unset: ``obsyk serve``'s default address.

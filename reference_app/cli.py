@@ -1,0 +1,254 @@
+"""The ``obsyk`` command: run the platform and bootstrap it.
+
+A :class:`flask.cli.FlaskGroup` over :func:`~reference_app.create_app`, so every
+command sees the same ``OBSYK_*`` configuration as the server.  Bootstrap
+commands print JSON with ``--json`` for scripts; secrets (API tokens,
+generated private keys) are shown once and never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from obsyk_core.storage import ROLES, ConflictError, Organization, Storage
+from reference_app.app import close_app, create_app
+from reference_app.state import get_state
+
+
+def _cli_app() -> Flask:
+    # One-shot commands run no periodic jobs; `obsyk serve` builds its own app.
+    return create_app({"PERIODIC_JOBS": False})
+
+
+cli = FlaskGroup(
+    name="obsyk",
+    create_app=_cli_app,
+    help="Obsyk platform: serve the API, run background workers, bootstrap orgs and clusters.",
+)
+
+
+def main() -> None:
+    cli.main(prog_name="obsyk")
+
+
+def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, indent=2) if as_json else text)
+
+
+def _find_org(storage: Storage, ref: str) -> Organization:
+    org = storage.get_org(ref)
+    if org is None:
+        raise click.ClickException(f"No organization with id or name {ref!r}.")
+    return org
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Seed a demo org and cluster, print an API token.")
+@click.option("--workers", type=int, default=None, help="Processes (with Redis only; default 2).")
+@click.option("--threads", type=int, default=8, show_default=True)
+def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -> None:
+    """Run the platform under gunicorn (migrates the database on first run)."""
+    from reference_app.serve import gunicorn_options, run
+
+    overrides: dict[str, Any] = {}
+    if not os.environ.get("OBSYK_PUBLIC_URL"):
+        # Operators must then be configured with exactly this URL (the JWT audience).
+        urls = [f"http://{host}:{port}"]
+        if host in ("127.0.0.1", "0.0.0.0"):
+            urls.append(f"http://localhost:{port}")
+        overrides["PUBLIC_URLS"] = ",".join(urls)
+    setup = create_app({**overrides, "PERIODIC_JOBS": False})
+    state = get_state(setup)
+    in_process_jobs = not state.settings.redis_url
+    public_url = state.settings.public_urls[0]
+    if demo:
+        from reference_app.demo import seed_demo
+
+        seed = seed_demo(state.storage, state.plugins.kinds)
+        click.echo(f"Demo org {seed.org.name!r}, cluster {seed.cluster.name!r}.")
+        click.echo(f"Demo API token (owner; shown once): {seed.token}")
+    close_app(setup)
+    click.echo(f"Obsyk dashboard: {public_url}/")
+    click.echo(f"API: {public_url}/api/v1  (docs: {public_url}/api/docs)")
+    options = gunicorn_options(
+        host, port, in_process_jobs=in_process_jobs, workers=workers, threads=threads
+    )
+    run(lambda: create_app(overrides), options)
+
+
+@cli.command("worker")
+@click.option("--with-scheduler", is_flag=True, help="Also enqueue the periodic jobs.")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(with_scheduler: bool, burst: bool) -> None:
+    """Run background jobs from the RQ queue (needs OBSYK_REDIS_URL)."""
+    from reference_app.jobs.periodic import build_cron_scheduler, run_cron_loop
+    from reference_app.jobs.worker import make_worker
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        rq_worker = make_worker(app)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    stop = threading.Event()
+    if with_scheduler:
+        scheduler = build_cron_scheduler(get_state(app).settings, rq_worker.connection)
+        threading.Thread(target=run_cron_loop, args=(scheduler, stop), daemon=True).start()
+    try:
+        rq_worker.work(burst=burst)
+    finally:
+        stop.set()
+
+
+@cli.command("scheduler")
+def scheduler() -> None:
+    """Enqueue the periodic jobs (recovery, pruning) on their schedule (needs OBSYK_REDIS_URL)."""
+    from reference_app.jobs.periodic import build_cron_scheduler
+    from reference_app.jobs.queue import RqJobQueue
+
+    state = get_state()
+    if not isinstance(state.jobs, RqJobQueue):
+        raise click.ClickException("Without OBSYK_REDIS_URL, `obsyk serve` runs periodic jobs.")
+    build_cron_scheduler(state.settings, state.jobs.connection).start()  # type: ignore[no-untyped-call]
+
+
+# --------------------------------------------------------------------------- database
+
+
+@cli.group("db")
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade", with_appcontext=False)
+def db_upgrade() -> None:
+    """Create or upgrade the schema to the latest version."""
+    app = create_app({"PERIODIC_JOBS": False, "AUTO_MIGRATE": False})
+    try:
+        state = get_state(app)
+        state.storage.migrate()
+        click.echo(f"Database is up to date: {_redact(state.settings.database_url)}")
+    finally:
+        close_app(app)
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+# --------------------------------------------------------------------------- bootstrap
+
+
+@cli.group("orgs")
+def orgs() -> None:
+    """Organizations."""
+
+
+@orgs.command("create")
+@click.argument("name")
+@json_option
+def orgs_create(name: str, as_json: bool) -> None:
+    """Create an organization."""
+    try:
+        org = get_state().storage.create_org(name)
+    except ConflictError as error:
+        raise click.ClickException(str(error) or f"Organization {name!r} exists.") from None
+    _emit(as_json, {"id": org.id, "name": org.name}, f"Created organization {org.name} ({org.id}).")
+
+
+@cli.group("tokens")
+def tokens() -> None:
+    """Personal API tokens."""
+
+
+@tokens.command("create")
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@click.option("--email", required=True, help="The user (created if new).")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@json_option
+def tokens_create(org_ref: str, email: str, role: str, name: str, as_json: bool) -> None:
+    """Give EMAIL the ROLE in ORG and print a new API token (shown once)."""
+    from reference_app.auth.api_tokens import grant_api_token
+
+    storage = get_state().storage
+    org = _find_org(storage, org_ref)
+    issued = grant_api_token(storage, org.id, email, role, name=name)  # type: ignore[arg-type]
+    data = {
+        "token": issued.token,
+        "token_id": issued.record.id,
+        "org_id": org.id,
+        "user_id": issued.record.user_id,
+        "email": email,
+        "role": role,
+    }
+    _emit(
+        as_json, data, f"API token for {email} ({role} of {org.name}); shown once:\n{issued.token}"
+    )
+
+
+@cli.group("clusters")
+def clusters() -> None:
+    """Clusters and operator credentials."""
+
+
+@clusters.command("register")
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@click.option("--name", required=True, help="Cluster name, unique in the org.")
+@click.option(
+    "--public-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The operator's P-256 public key (PEM). Without it a key pair is generated.",
+)
+@json_option
+def clusters_register(org_ref: str, name: str, public_key_file: Path | None, as_json: bool) -> None:
+    """Register a cluster and its first operator credential."""
+    from reference_app.auth.credentials import InvalidPublicKey, register_cluster
+
+    state = get_state()
+    org = _find_org(state.storage, org_ref)
+    public_key = public_key_file.read_text() if public_key_file else None
+    try:
+        registration = register_cluster(state.storage, org.id, name, public_key)
+    except InvalidPublicKey as error:
+        raise click.BadParameter(str(error), param_hint="--public-key-file") from None
+    except ConflictError as error:
+        raise click.ClickException(str(error) or f"Cluster {name!r} exists.") from None
+    data: dict[str, Any] = {
+        "cluster_id": registration.cluster.id,
+        "client_id": registration.client_id,
+        "org_id": org.id,
+        "name": registration.cluster.name,
+        "public_urls": list(state.settings.public_urls),
+    }
+    text = (
+        f"Registered cluster {name} ({registration.cluster.id}); "
+        f"client id {registration.client_id}."
+    )
+    if registration.private_key_pem is not None:
+        data["private_key"] = registration.private_key_pem
+        text += "\nOperator private key (shown once; store it in the operator's Secret):\n"
+        text += registration.private_key_pem
+    _emit(as_json, data, text)

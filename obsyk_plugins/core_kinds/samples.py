@@ -611,10 +611,10 @@ def _secret() -> dict[str, Any]:
         ),
         "type": "Opaque",
         "data": {
-            # base64 of "Pg-Sup3r-S3cret!", "payments", "postgres://payments:Pg-Sup3r-S3cret!@db:5432/p"
+            # base64 of "Pg-Sup3r-S3cret!", "svc_payments_rw" and a URL embedding both
             "password": "UGctU3VwM3ItUzNjcmV0IQ==",
-            "username": "cGF5bWVudHM=",
-            "url": "cG9zdGdyZXM6Ly9wYXltZW50czpQZy1TdXAzci1TM2NyZXQhQGRiOjU0MzIvcA==",
+            "username": "c3ZjX3BheW1lbnRzX3J3",
+            "url": ("cG9zdGdyZXM6Ly9zdmNfcGF5bWVudHNfcnc6UGctU3VwM3ItUzNjcmV0IUBkYjo1NDMyL3A="),
         },
     }
 
@@ -1072,7 +1072,7 @@ def _vary_data(
     # A different value per object, so value hashes differ like in a real cluster.
     token = rng.getrandbits(96).to_bytes(12, "big")
     if obj["kind"] == "Secret":
-        obj["data"]["password"] = base64.b64encode(token).decode()
+        obj["data"]["password"] = base64.b64encode(token.hex().encode()).decode()
     else:
         obj["data"]["WEBHOOK_SECRET"] = token.hex()
 

@@ -1,0 +1,354 @@
+"""Shipping: snapshots, batched events and heartbeats to the platform.
+
+One :class:`Shipper` thread sends snapshots and events *in order*, so an event
+taken from the queue can never overtake (or be overtaken by) a snapshot that
+already holds a newer state.  A :class:`HeartbeatLoop` thread beats on its own
+so the platform hears from us even while events wait out a backoff.  Neither
+ever drops a pending change because the platform is down: failed batches go
+back to the coalescing queue, snapshots are retried until accepted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+import structlog
+
+from obsyk_operator.backoff import Backoff
+from obsyk_operator.local_cache import LocalCache
+from obsyk_operator.platform_client import PlatformRejected
+from obsyk_operator.send_queue import CoalescingQueue, QueuedChange
+from obsyk_operator.settings import ShippingSettings
+from obsyk_operator.tokens import PlatformUnavailable
+
+log = structlog.get_logger(__name__)
+
+EVENTS_PATH = "/api/v1/agent/events"
+SNAPSHOT_PATH = "/api/v1/agent/snapshot"
+HEARTBEAT_PATH = "/api/v1/agent/heartbeat"
+#: Answers after which retrying the same body later can work (credential fixed, RBAC granted).
+_RETRYABLE_REJECTIONS = (401, 403, 408, 409)
+
+
+class Poster(Protocol):
+    def post(self, path: str, body: dict[str, Any]) -> Any: ...
+
+
+class ShippingMetrics(Protocol):
+    def sent(self, changes: int) -> None: ...
+
+    def rejected(self, changes: int) -> None: ...
+
+    def snapshot_sent(self) -> None: ...
+
+    def heartbeat_ok(self) -> None: ...
+
+
+class _NoMetrics:
+    def sent(self, changes: int) -> None:
+        pass
+
+    def rejected(self, changes: int) -> None:
+        pass
+
+    def snapshot_sent(self) -> None:
+        pass
+
+    def heartbeat_ok(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterIdentity:
+    cluster_uid: str
+    cluster_name: str
+    agent_version: str = "dev"
+
+
+def snapshot_bodies(
+    *,
+    cluster: ClusterIdentity,
+    records_by_key: dict[str, list[dict[str, Any]]],
+    chunk_bytes: int,
+) -> list[dict[str, Any]]:
+    """The snapshot as one body or, above ``chunk_bytes``, as chunks of one ``snapshot_id``."""
+    header: dict[str, Any] = {
+        "cluster_uid": cluster.cluster_uid,
+        "cluster_name": cluster.cluster_name,
+        "agent_version": cluster.agent_version,
+    }
+    sizes = {
+        key: [len(orjson.dumps(record)) + 1 for record in records]
+        for key, records in records_by_key.items()
+    }
+    if sum(sum(s) for s in sizes.values()) <= chunk_bytes:
+        return [{**header, **records_by_key}]
+    chunks: list[dict[str, list[dict[str, Any]]]] = [{}]
+    used = 0
+    # Empty kinds ride in the first chunk: the platform sweeps every kind seen in any chunk.
+    for key, records in records_by_key.items():
+        if not records:
+            chunks[0][key] = []
+    for key, records in records_by_key.items():
+        for record, size in zip(records, sizes[key], strict=True):
+            if used and used + size > chunk_bytes:
+                chunks.append({})
+                used = 0
+            chunks[-1].setdefault(key, []).append(record)
+            used += size
+    snapshot_id = str(uuid.uuid4())
+    return [
+        {**header, **chunk, "snapshot_id": snapshot_id, "chunk": i, "final": i == len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+
+
+class Shipper:
+    """Sends the first snapshot once every kind is listed, then events, resyncs on demand."""
+
+    def __init__(
+        self,
+        *,
+        client: Poster,
+        cache: LocalCache,
+        snapshot_keys: dict[str, str],
+        queue: CoalescingQueue,
+        cluster: ClusterIdentity,
+        settings: ShippingSettings,
+        stop: threading.Event,
+        may_ship: Callable[[], bool] = lambda: True,
+        metrics: ShippingMetrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.snapshot_keys = snapshot_keys  # kind name -> snapshot array key
+        self.queue = queue
+        self.cluster = cluster
+        self.settings = settings
+        self.stop = stop
+        self.may_ship = may_ship
+        self.metrics = metrics or _NoMetrics()
+        self.clock = clock
+        self.backoff = Backoff(initial=settings.initial_backoff, maximum=settings.max_backoff)
+        self.batches_supported = settings.use_batches
+        self.event_extensions = settings.use_batches
+        self._lock = threading.Lock()
+        self._pending_snapshot: set[str] = set()
+        self._ready = False
+        self.last_snapshot_at: float | None = None
+        self.snapshots_sent = 0
+
+    # ------------------------------------------------------------ requests from other threads
+
+    def request_snapshot(self, kinds: Iterable[str] | None = None) -> None:
+        """Ask for a snapshot of ``kinds`` (default: all); unknown kind names are ignored."""
+        wanted = set(self.snapshot_keys) if kinds is None else set(kinds) & set(self.snapshot_keys)
+        with self._lock:
+            self._pending_snapshot |= wanted
+        self.queue.wake()
+
+    def mark_ready(self) -> None:
+        """Every kind has completed its initial LIST: the first snapshot can go."""
+        with self._lock:
+            self._ready = True
+        self.request_snapshot()
+
+    @property
+    def snapshot_pending(self) -> bool:
+        with self._lock:
+            return bool(self._pending_snapshot)
+
+    # ------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                if not self._ready or not self.may_ship():
+                    self.stop.wait(0.1)
+                    continue
+                if self._resync_due():
+                    self.request_snapshot()
+                if self.snapshot_pending:
+                    self.send_snapshot()
+                elif self.queue.wait(0.2):
+                    self.send_events(self.queue.take(self.settings.batch_size))
+                self.backoff.reset()
+            except PlatformUnavailable as exc:
+                self._wait_after(exc)
+            except PlatformRejected as exc:
+                delay = self.backoff.next_delay()
+                log.error("platform rejected a request", error=str(exc), retry_in=delay)
+                self.stop.wait(delay)
+            except Exception:
+                delay = self.backoff.next_delay()
+                log.exception("shipping failed", retry_in=delay)
+                self.stop.wait(delay)
+
+    def _wait_after(self, exc: PlatformUnavailable) -> None:
+        delay = self.backoff.next_delay()
+        if exc.retry_after is not None:
+            delay = max(exc.retry_after, 0.0)
+        log.warning("platform unavailable", error=str(exc), retry_in=round(delay, 2))
+        self.stop.wait(delay)
+
+    def _resync_due(self) -> bool:
+        return (
+            self.last_snapshot_at is not None
+            and self.clock() - self.last_snapshot_at >= self.settings.resync_interval
+        )
+
+    # ------------------------------------------------------------ snapshot
+
+    def send_snapshot(self) -> None:
+        with self._lock:
+            kinds = set(self._pending_snapshot)
+        with self.cache.lock:
+            records = {
+                self.snapshot_keys[kind]: self.cache[kind].records()
+                for kind in self.snapshot_keys
+                if kind in kinds
+            }
+        bodies = snapshot_bodies(
+            cluster=self.cluster,
+            records_by_key=records,
+            chunk_bytes=self.settings.snapshot_chunk_bytes,
+        )
+        for body in bodies:
+            if self.stop.is_set() or not self.may_ship():
+                return  # stays pending; a new leader or the next run sends it whole
+            self.client.post(SNAPSHOT_PATH, body)
+        with self._lock:
+            self._pending_snapshot -= kinds
+        self.last_snapshot_at = self.clock()
+        self.snapshots_sent += 1
+        self.metrics.snapshot_sent()
+        log.info("snapshot sent", kinds=len(kinds), chunks=len(bodies))
+
+    # ------------------------------------------------------------ events
+
+    def send_events(self, batch: Sequence[QueuedChange]) -> None:
+        """Send ``batch``; on failure put back what was not sent and raise."""
+        if not batch:
+            return
+        if self.batches_supported:
+            try:
+                self._post_batch(batch)
+                return
+            except PlatformUnavailable:
+                self.queue.requeue(batch)
+                raise
+            except PlatformRejected as exc:
+                if exc.status in _RETRYABLE_REJECTIONS:
+                    self.queue.requeue(batch)
+                    raise
+                log.info("platform refused a batch; sending events one by one", status=exc.status)
+                self.batches_supported = False
+        for index, item in enumerate(batch):
+            if self.stop.is_set() or not self.may_ship():
+                self.queue.requeue(batch[index:])
+                return
+            try:
+                self._post_single(item)
+            except (PlatformUnavailable, PlatformRejected):
+                self.queue.requeue(batch[index:])
+                raise
+
+    def _post_batch(self, batch: Sequence[QueuedChange]) -> None:
+        events = [self._event(item, extensions=True) for item in batch]
+        for event in events:
+            del event["cluster_uid"]
+        self.client.post(EVENTS_PATH, {"cluster_uid": self.cluster.cluster_uid, "events": events})
+        self.metrics.sent(len(batch))
+
+    def _post_single(self, item: QueuedChange) -> None:
+        try:
+            self.client.post(EVENTS_PATH, self._event(item, extensions=self.event_extensions))
+        except PlatformRejected as exc:
+            if exc.status in _RETRYABLE_REJECTIONS:
+                raise
+            if self.event_extensions:
+                # Maybe a strict platform that refuses our ordering fields: try upstream's shape.
+                self.event_extensions = False
+                return self._post_single(item)
+            log.error(
+                "platform refused an event for good; it will come back with the next snapshot",
+                kind=item.change.kind,
+                name=item.change.name,
+                status=exc.status,
+                error=exc.body[:200],
+            )
+            self.metrics.rejected(1)
+            return None
+        self.metrics.sent(1)
+        return None
+
+    def _event(self, item: QueuedChange, *, extensions: bool) -> dict[str, Any]:
+        change = item.change
+        if extensions:
+            return change.to_event(cluster_uid=self.cluster.cluster_uid, seq=item.seq)
+        event = change.to_event(cluster_uid=self.cluster.cluster_uid)
+        event.pop("resource_version", None)
+        return event
+
+
+class HeartbeatLoop:
+    """Beats every ``interval`` with counts and digests; passes ``resync`` answers on."""
+
+    def __init__(
+        self,
+        *,
+        client: Poster,
+        cache: LocalCache,
+        cluster: ClusterIdentity,
+        interval: float,
+        stop: threading.Event,
+        on_resync: Callable[[list[str]], None],
+        include_digests: Callable[[], bool] = lambda: True,
+        may_ship: Callable[[], bool] = lambda: True,
+        metrics: ShippingMetrics | None = None,
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.cluster = cluster
+        self.interval = interval
+        self.stop = stop
+        self.on_resync = on_resync
+        self.include_digests = include_digests
+        self.may_ship = may_ship
+        self.metrics = metrics or _NoMetrics()
+        self.sent = 0
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval):
+            if not self.may_ship():
+                continue
+            try:
+                self.beat()
+            except (PlatformUnavailable, PlatformRejected) as exc:
+                log.warning("heartbeat failed", error=str(exc))
+            except Exception:
+                log.exception("heartbeat failed")
+
+    def beat(self) -> None:
+        body: dict[str, Any] = {
+            "cluster_uid": self.cluster.cluster_uid,
+            "agent_version": self.cluster.agent_version,
+        }
+        if self.include_digests():
+            with self.cache.lock:
+                body["counts"] = self.cache.counts()
+                body["digests"] = self.cache.digests()
+        answer = self.client.post(HEARTBEAT_PATH, body)
+        self.sent += 1
+        self.metrics.heartbeat_ok()
+        resync = answer.get("resync") if isinstance(answer, dict) else None
+        if isinstance(resync, list) and resync:
+            log.info("platform asked for a resync", kinds=resync)
+            self.on_resync([str(kind) for kind in resync])

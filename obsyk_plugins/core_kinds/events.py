@@ -3,7 +3,7 @@
 Newer components write events through ``events.k8s.io`` and leave the
 ``v1`` compatibility fields empty (``firstTimestamp``, ``count``, ``source``);
 the record then falls back to ``eventTime``, ``series.count`` and the
-``reporting*`` fields so it still says when, how often and who.
+``reporting*`` fields so it still says when, how often (at least once) and who.
 """
 
 from __future__ import annotations

@@ -9,8 +9,12 @@ samples are also the fixtures of the security tests.
 :func:`synthetic_cluster` yields a whole cluster's worth of objects with the
 mix of a real one (mostly pods and events), deterministic for a seed.  It is
 built by parsing a pre-serialised template per kind (orjson, C speed) and
-rewriting identity fields, so 100k objects take a couple of seconds and every
-object is independent (mutating one never changes another).
+rewriting identity fields, so streaming 100k objects takes about two seconds
+and every object is independent (mutating one never changes another).
+Collecting all of them in a list costs more: Python's cyclic garbage
+collector then walks every object already kept; consume the generator as a
+stream, or wrap the collection in ``gc.disable()``/``gc.enable()`` (or call
+``gc.freeze()`` after it) in benchmarks.
 """
 
 from __future__ import annotations

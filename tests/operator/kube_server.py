@@ -131,9 +131,9 @@ class KubeServer:
         self._watches_open.set()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self.kube_system_uid = self.add(
-            "namespaces", {"metadata": {"name": "kube-system"}}
-        )["metadata"]["uid"]
+        self.kube_system_uid = self.add("namespaces", {"metadata": {"name": "kube-system"}})[
+            "metadata"
+        ]["uid"]
 
     # ------------------------------------------------------------ lifecycle
 
@@ -445,9 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
             start_after = token["after"]
         with kube._lock:
             gvp = (res.group, res.version, res.plural)
-            keys = sorted(
-                k for k in kube.objects[gvp] if namespace is None or k[0] == namespace
-            )
+            keys = sorted(k for k in kube.objects[gvp] if namespace is None or k[0] == namespace)
             if start_after is not None:
                 keys = [k for k in keys if list(k) > start_after]
             page = keys[:limit] if limit else keys

@@ -91,6 +91,9 @@ class Agent:
     client: FlaskClient
     token: str
     cluster_uid: str
+    #: The registered cluster the token's credential belongs to (for assertions).
+    cluster_id: str = ""
+    org_id: str = ""
 
     def post(self, endpoint: str, body: Any, **kwargs: Any) -> TestResponse:
         data = body if isinstance(body, bytes | str) else json.dumps(body)

@@ -31,8 +31,9 @@ def read_json_body(limit: int) -> tuple[Any, bytes]:
     declared = request.content_length
     if declared is not None and declared > limit:
         _too_large(limit)
-    # Werkzeug stops reading (and raises) once more than this many bytes arrive.
-    request.max_content_length = limit
+    # Werkzeug reads at most this many bytes of a body without a length (it may
+    # truncate silently rather than raise): one byte over the limit is the tell.
+    request.max_content_length = limit + 1
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:

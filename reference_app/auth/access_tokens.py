@@ -20,6 +20,7 @@ import hmac
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from joserfc import jwt
@@ -66,11 +67,14 @@ class AccessTokens:
         *,
         lifetime_seconds: int = 3600,
         revocation_check_seconds: int = REVOCATION_CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
         self._key = signing_key(secret_key)
         self.lifetime_seconds = lifetime_seconds
         self._revocation_check_seconds = revocation_check_seconds
+        #: Monotonic seconds; replaceable so tests can let a minute pass.
+        self.clock = clock
         self._status: dict[str, tuple[bool, float]] = {}
         self._lock = threading.Lock()
 
@@ -120,7 +124,7 @@ class AccessTokens:
             self._status.pop(client_id, None)
 
     def _is_revoked(self, principal: AgentPrincipal) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             known = self._status.get(principal.client_id)
         if known is not None and now - known[1] < self._revocation_check_seconds:

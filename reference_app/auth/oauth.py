@@ -177,14 +177,24 @@ class OperatorClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[mi
     TOKEN_ENDPOINT_AUTH_METHODS = [JWTBearerClientAssertion.CLIENT_AUTH_METHOD]
 
 
+_DEFAULT_DESCRIPTIONS = {
+    "invalid_grant": "The assertion's signature does not verify with the registered key.",
+    "invalid_client": "Client authentication failed: the assertion does not verify.",
+}
+
+
 class OperatorAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     """authlib's Flask server issuing our JWT access tokens, errors in both shapes."""
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
         if isinstance(payload, dict) and "error" in payload:
-            description = payload.get("error_description") or payload["error"].replace("_", " ")
+            # joserfc leaves some errors (a bad signature) without a description.
+            description = payload.get("error_description") or _DEFAULT_DESCRIPTIONS.get(
+                payload["error"], payload["error"].replace("_", " ")
+            )
             payload = {
                 **payload,
+                "error_description": description,
                 "code": payload["error"],
                 "status": status_code,
                 "message": description,

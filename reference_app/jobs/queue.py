@@ -13,8 +13,10 @@ taking ids, safe to run twice; durability never depends on the queue, because
 from __future__ import annotations
 
 import abc
+import hashlib
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Job = Callable[..., Any]
+_UNSAFE_JOB_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class JobQueue(abc.ABC):
@@ -58,6 +61,7 @@ class RqJobQueue(JobQueue):
         from rq.job import JobStatus
 
         if job_id is not None:
+            job_id = rq_job_id(job_id)
             existing = RqJob.fetch_many([job_id], connection=self.connection)[0]
             if existing is not None and existing.get_status(refresh=False) in (
                 JobStatus.QUEUED,
@@ -70,6 +74,18 @@ class RqJobQueue(JobQueue):
 
     def close(self) -> None:
         self.connection.close()
+
+
+def rq_job_id(job_id: str) -> str:
+    """RQ accepts only ``[A-Za-z0-9_-]`` in ids; ours carry ``:`` and operator snapshot ids.
+
+    A rewritten id keeps a readable prefix and gains a digest of the original,
+    so two different ids never collide.
+    """
+    safe = _UNSAFE_JOB_ID.sub("_", job_id)
+    if safe == job_id:
+        return job_id
+    return f"{safe[:80]}-{hashlib.sha256(job_id.encode()).hexdigest()[:16]}"
 
 
 class ThreadJobQueue(JobQueue):

@@ -1,0 +1,268 @@
+"""Background jobs: staged snapshots applied, crash recovery, idempotency, pruning."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from conftest import ClusterKeys, embedded_config
+from flask import Flask
+
+from obsyk_core.storage import Organization, ResourceQuery, StagedChunk, Storage
+from reference_app import create_app
+from reference_app.app import close_app
+from reference_app.auth.credentials import register_cluster
+from reference_app.jobs import tasks
+from reference_app.jobs.queue import ThreadJobQueue
+from reference_app.state import get_state
+
+
+@pytest.fixture
+def cluster(
+    make_org: Callable[..., Organization], make_cluster: Callable[..., ClusterKeys]
+) -> ClusterKeys:
+    return make_cluster(make_org())
+
+
+def namespaces(*names: str) -> list[dict[str, Any]]:
+    return [{"uid": f"uid-{name}", "name": name, "phase": "Active"} for name in names]
+
+
+def stage(
+    storage: Storage,
+    cluster_id: str,
+    snapshot_id: str,
+    chunk: int,
+    final: bool,
+    body: dict[str, Any],
+    received_at: datetime | None = None,
+) -> None:
+    payload = {
+        "cluster_uid": "kube-system-uid",
+        "snapshot_id": snapshot_id,
+        "chunk": chunk,
+        "final": final,
+        **body,
+    }
+    storage.stage_chunk(
+        cluster_id,
+        StagedChunk(
+            snapshot_id, chunk, final, orjson.dumps(payload), received_at or datetime.now(UTC)
+        ),
+    )
+
+
+def live_names(storage: Storage, cluster_id: str, kind: str = "Namespace") -> set[str]:
+    rows = storage.query_resources(ResourceQuery(cluster_ids=(cluster_id,), kind=kind, limit=1000))
+    return {row.name for row in rows}
+
+
+def stage_two_chunk_snapshot(storage: Storage, cluster_id: str) -> str:
+    snapshot_id = f"snap-{uuid.uuid4().hex[:8]}"
+    stage(storage, cluster_id, snapshot_id, 0, False, {"namespaces": namespaces("a", "b")})
+    stage(storage, cluster_id, snapshot_id, 1, True, {"namespaces": namespaces("c")})
+    return snapshot_id
+
+
+def test_staged_snapshot_is_applied_by_the_queued_job(
+    app: Flask, cluster: ClusterKeys, run_jobs: Callable[[], None]
+) -> None:
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    snapshot_id = stage_two_chunk_snapshot(state.storage, cluster_id)
+
+    state.jobs.enqueue(
+        tasks.reconcile_staged_snapshot,
+        cluster_id,
+        snapshot_id,
+        job_id=f"reconcile:{cluster_id}:{snapshot_id}",
+    )
+    run_jobs()
+
+    assert live_names(state.storage, cluster_id) == {"a", "b", "c"}
+    assert state.storage.staged_chunks(cluster_id, snapshot_id) == []
+    stored = state.storage.get_cluster(cluster.cluster.org_id, cluster_id)
+    assert stored is not None and stored.last_snapshot_at is not None
+
+
+def test_chunked_snapshot_sweeps_kinds_seen_in_any_chunk(app: Flask, cluster: ClusterKeys) -> None:
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    with app.app_context():
+        tasks.reconcile_staged_snapshot(
+            cluster_id, stage_two_chunk_snapshot(state.storage, cluster_id)
+        )
+        # The next snapshot carries namespaces only in its first chunk: "b" and "c" are gone.
+        snapshot_id = "second"
+        stage(state.storage, cluster_id, snapshot_id, 0, False, {"namespaces": namespaces("a")})
+        stage(state.storage, cluster_id, snapshot_id, 1, True, {"pods": []})
+        tasks.reconcile_staged_snapshot(cluster_id, snapshot_id)
+
+    assert live_names(state.storage, cluster_id) == {"a"}
+
+
+def test_running_the_job_twice_applies_once(app: Flask, cluster: ClusterKeys) -> None:
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    snapshot_id = stage_two_chunk_snapshot(state.storage, cluster_id)
+
+    with app.app_context():
+        first = tasks.reconcile_staged_snapshot(cluster_id, snapshot_id)
+        second = tasks.reconcile_staged_snapshot(cluster_id, snapshot_id)
+
+    assert first is not None and first.added == 3
+    assert second is None
+    history = state.storage.resource_history(cluster_id, "uid-a")
+    assert len(history) == 1
+
+
+def test_incomplete_snapshot_stays_staged(app: Flask, cluster: ClusterKeys) -> None:
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    # Chunk 1 (final) arrived, chunk 0 did not: nothing may be applied yet.
+    stage(state.storage, cluster_id, "gappy", 1, True, {"namespaces": namespaces("x")})
+
+    with app.app_context():
+        assert tasks.reconcile_staged_snapshot(cluster_id, "gappy") is None
+        assert tasks.recover_pending() == []
+
+    assert live_names(state.storage, cluster_id) == set()
+    assert len(state.storage.staged_chunks(cluster_id, "gappy")) == 1
+
+
+def test_recover_pending_applies_a_snapshot_whose_job_was_lost(
+    app: Flask, cluster: ClusterKeys
+) -> None:
+    # The API staged every chunk and answered 202, then the worker died (or Redis
+    # lost the queue) before the job ran: recovery must find and apply it.
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    snapshot_id = stage_two_chunk_snapshot(state.storage, cluster_id)
+
+    with app.app_context():
+        applied = tasks.recover_pending()
+        again = tasks.recover_pending()
+
+    assert snapshot_id in applied
+    assert snapshot_id not in again
+    assert live_names(state.storage, cluster_id) == {"a", "b", "c"}
+
+
+def test_recover_pending_drops_long_abandoned_chunks(app: Flask, cluster: ClusterKeys) -> None:
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    stage(
+        state.storage,
+        cluster_id,
+        "abandoned",
+        0,
+        False,
+        {"namespaces": namespaces("old")},
+        received_at=long_ago,
+    )
+    stage(state.storage, cluster_id, "in-flight", 0, False, {"namespaces": namespaces("new")})
+
+    with app.app_context():
+        tasks.recover_pending()
+
+    assert state.storage.staged_chunks(cluster_id, "abandoned") == []
+    assert len(state.storage.staged_chunks(cluster_id, "in-flight")) == 1
+
+
+def test_prune_history_keeps_the_retention_window(app: Flask, cluster: ClusterKeys) -> None:
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    old = datetime.now(UTC) - timedelta(days=state.settings.history_days + 5)
+    with app.app_context():
+        stage(
+            state.storage,
+            cluster_id,
+            "s1",
+            0,
+            True,
+            {"namespaces": namespaces("a")},
+            received_at=old,
+        )
+        tasks.reconcile_staged_snapshot(cluster_id, "s1")
+        stage(
+            state.storage,
+            cluster_id,
+            "s2",
+            0,
+            True,
+            {"namespaces": [{"uid": "uid-a", "name": "a", "phase": "Terminating"}]},
+        )
+        tasks.reconcile_staged_snapshot(cluster_id, "s2")
+        assert len(state.storage.resource_history(cluster_id, "uid-a")) == 2
+
+        pruned = tasks.prune_history()
+
+    assert pruned == 1
+    [kept] = state.storage.resource_history(cluster_id, "uid-a")
+    assert kept.record is not None and kept.record["phase"] == "Terminating"
+
+
+# --------------------------------------------------------------------------- the in-process queue
+
+
+def test_thread_queue_does_not_queue_a_waiting_job_twice(embedded_app: Flask) -> None:
+    jobs = get_state(embedded_app).jobs
+    assert isinstance(jobs, ThreadJobQueue)
+    calls: list[str] = []
+    gate = threading.Event()
+
+    def slow(tag: str) -> None:
+        gate.wait(5)
+        calls.append(tag)
+
+    jobs.enqueue(slow, "blocker", job_id="blocker")
+    first = jobs.enqueue(slow, "x", job_id="same")
+    second = jobs.enqueue(slow, "x", job_id="same")
+    gate.set()
+
+    assert jobs.wait_idle(10)
+    assert first == "same" and second is None
+    assert calls == ["blocker", "x"]
+
+
+def test_thread_queue_survives_a_failing_job(embedded_app: Flask) -> None:
+    jobs = get_state(embedded_app).jobs
+    assert isinstance(jobs, ThreadJobQueue)
+    done: list[bool] = []
+
+    def boom() -> None:
+        raise RuntimeError("job failure")
+
+    jobs.enqueue(boom)
+    jobs.enqueue(lambda: done.append(True))
+
+    assert jobs.wait_idle(10)
+    assert done == [True]
+
+
+def test_embedded_restart_applies_what_the_previous_process_staged(tmp_path: Path) -> None:
+    # Process 1 staged a complete snapshot and died before its job thread ran it.
+    first = create_app(embedded_config(tmp_path))
+    storage = get_state(first).storage
+    org = storage.create_org("restart")
+    cluster_id = register_cluster(storage, org.id, "c").cluster.id
+    stage_two_chunk_snapshot(storage, cluster_id)
+    close_app(first)
+
+    # Process 2 starts with its periodic jobs on: recovery runs at start-up.
+    second = create_app(embedded_config(tmp_path, PERIODIC_JOBS=True))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not live_names(get_state(second).storage, cluster_id):
+            time.sleep(0.1)
+        assert live_names(get_state(second).storage, cluster_id) == {"a", "b", "c"}
+    finally:
+        close_app(second)

@@ -45,7 +45,9 @@ class FakePlatform:
         self.token_requests: list[dict[str, Any]] = []
         #: Responses forced on the next agent requests: (status, headers).
         self.scripted: deque[tuple[int, dict[str, str]]] = deque()
-        self.valid_tokens: set[str] = set()
+        #: Issued access tokens and when each expires (monotonic clock).
+        self.valid_tokens: dict[str, float] = {}
+        self.unauthorized = 0
         self.state: dict[str, dict[str, dict[str, Any]]] = {}
         self.snapshot_keys: dict[str, str] = {}
         self._staged: dict[str, list[dict[str, Any]]] = {}
@@ -133,7 +135,7 @@ class FakePlatform:
             return 400, {"error": "invalid_grant", "error_description": f"bad claims {claims}"}
         access = f"tok-{uuid.uuid4().hex}"
         with self._lock:
-            self.valid_tokens.add(access)
+            self.valid_tokens[access] = time.monotonic() + self.token_lifetime
         return 200, {
             "access_token": access,
             "token_type": "Bearer",
@@ -150,7 +152,9 @@ class FakePlatform:
                 return status, headers, {"error": "scripted"}
             if self.down:
                 return 503, {}, {"error": "down"}
-            if authorization.removeprefix("Bearer ") not in self.valid_tokens:
+            expires = self.valid_tokens.get(authorization.removeprefix("Bearer "), 0.0)
+            if expires < time.monotonic():
+                self.unauthorized += 1
                 return 401, {}, {"error": "invalid_token"}
             if path.endswith("/snapshot"):
                 return self._snapshot(body)

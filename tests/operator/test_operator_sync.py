@@ -1,4 +1,4 @@
-"""The operator against the Kubernetes test server (real ``kubernetes`` client) and a fake platform."""
+"""The operator against the Kubernetes test server (real ``kubernetes`` client), fake platform."""
 
 from __future__ import annotations
 

@@ -1,0 +1,169 @@
+"""Shipping under trouble: token expiry, 429, outages, chunking, resync, upstream-only platforms."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+from fake_platform import FakePlatform
+from kube_server import KubeServer
+from test_operator_sync import pod
+
+from obsyk_operator.operator import Operator
+
+
+def agent_auth_headers(platform: FakePlatform) -> list[str]:
+    return [r.authorization for r in platform.received]
+
+
+def test_token_assertion_is_es256_with_the_contract_claims(
+    platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    # The fake platform verified signature and claims; it issued a token, so they were right.
+    assert platform.token_requests
+    assert platform.token_requests[0]["grant_type"] == (
+        "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    )
+
+
+def test_401_fetches_a_new_token_once_and_nothing_is_lost(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    operator = start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    fetched = operator.tokens.fetched
+    platform.expire_tokens()
+    kube.add("pods", pod("after-expiry"))
+    platform.wait_for(lambda: "after-expiry" in platform.names("Pod"))
+    assert operator.tokens.fetched == fetched + 1
+    assert platform.unauthorized == 1
+    assert len(set(agent_auth_headers(platform))) == 2
+
+
+def test_short_lived_tokens_are_refreshed_ahead_of_expiry(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    platform.token_lifetime = 1  # refreshed at half its life
+    start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    platform.wait_for(lambda: len(platform.token_requests) >= 3, timeout=5)
+    assert platform.unauthorized == 0
+
+
+def test_429_retry_after_is_honoured(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    start_operator(shipping={"heartbeat_interval": 60})
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    platform.script(429, headers={"Retry-After": "1"})
+    kube.add("pods", pod("patient"))
+    platform.wait_for(lambda: "patient" in platform.names("Pod"), timeout=10)
+    attempts = [r for r in platform.received if r.path.endswith("/events")]
+    assert len(attempts) == 2
+    # Our own backoff is capped at 0.5 s in tests: only Retry-After explains a 1 s wait.
+    assert attempts[1].at - attempts[0].at >= 0.95
+
+
+def test_5xx_is_retried_with_backoff(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    start_operator(shipping={"heartbeat_interval": 60})
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    platform.script(500, times=3)
+    kube.add("pods", pod("persistent"))
+    platform.wait_for(lambda: "persistent" in platform.names("Pod"))
+    attempts = [r for r in platform.received if r.path.endswith("/events")]
+    assert len(attempts) == 4
+    gaps = [b.at - a.at for a, b in itertools.pairwise(attempts)]
+    assert all(gap >= 0.03 for gap in gaps)
+
+
+def test_platform_outage_with_changes_meanwhile_converges(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    for name in ("stays", "changes", "deleted-in-outage"):
+        kube.add("pods", pod(name))
+    start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    platform.stop()  # connection refused from now on
+    kube.add("pods", pod("added-in-outage"))
+    kube.modify("pods", "changes", {"status": {"phase": "Running"}}, namespace="default")
+    for i in range(20):  # a flapping object: coalesced, only its last state matters
+        kube.modify("pods", "stays", {"metadata": {"labels": {"n": str(i)}}}, namespace="default")
+    kube.delete("pods", "deleted-in-outage", namespace="default")
+    time.sleep(1.0)
+    platform.start()  # same port
+
+    def converged() -> bool:
+        records = {r["name"]: r for r in platform.records("Pod").values()}
+        return (
+            set(records) == {"stays", "changes", "added-in-outage"}
+            and records["stays"]["labels"]["n"] == "19"
+            and records["changes"].get("phase") == "Running"
+        )
+
+    platform.wait_for(converged, timeout=15)
+
+
+def test_platform_without_extensions_gets_single_upstream_events(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    platform.supports_extensions = False
+    kube.add("pods", pod("gone-soon"))
+    start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    kube.add("pods", pod("one"))
+    kube.add("pods", pod("two"))
+    kube.delete("pods", "gone-soon", namespace="default")
+    platform.wait_for(lambda: platform.names("Pod") == {"one", "two"})
+    accepted = [b for b in platform.bodies("/events") if "events" not in b and "seq" not in b]
+    assert {(b["type"], b["name"]) for b in accepted} >= {
+        ("added", "one"),
+        ("added", "two"),
+        ("deleted", "gone-soon"),
+    }
+    for body in accepted:
+        assert set(body) <= {"cluster_uid", "type", "kind", "uid", "name", "namespace", "object"}
+
+
+def test_large_snapshots_are_chunked_and_committed_by_the_final_chunk(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    for i in range(30):
+        kube.add("pods", pod(f"p{i:02d}"))
+    start_operator(shipping={"snapshot_chunk_bytes": 2000})
+    platform.wait_for(lambda: len(platform.names("Pod")) == 30)
+    chunks = platform.bodies("/snapshot")
+    assert len(chunks) > 2
+    assert len({c["snapshot_id"] for c in chunks}) == 1
+    assert [c["chunk"] for c in chunks] == list(range(len(chunks)))
+    assert [c["final"] for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    assert all(c["cluster_uid"] == kube.kube_system_uid for c in chunks)
+
+
+def test_heartbeats_carry_counts_and_digests_and_resync_answers_bring_a_snapshot(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    kube.add("pods", pod("a"))
+    start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    platform.wait_for(lambda: any("counts" in b for b in platform.bodies("/heartbeat")))
+    beat = next(b for b in platform.bodies("/heartbeat") if "counts" in b)
+    assert beat["counts"]["Pod"] == 1
+    assert len(beat["digests"]["Pod"]) == 64
+    assert beat["digests"]["Deployment"] == "0" * 64
+    platform.resync_answer = ["Pod", "NoSuchKind"]
+    platform.wait_for(lambda: len(platform.bodies("/snapshot")) == 2)
+    resync = platform.bodies("/snapshot")[1]
+    assert [p["name"] for p in resync["pods"]] == ["a"]
+    assert "deployments" not in resync  # only the kinds asked for; the others stay untouched
+
+
+def test_resync_interval_sends_full_snapshots(
+    platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    start_operator(shipping={"resync_interval": 0.5})
+    platform.wait_for(lambda: len(platform.bodies("/snapshot")) >= 3, timeout=5)

@@ -1,0 +1,116 @@
+"""Events (single and batched, ordering) and heartbeats (seen times, drift -> resync)."""
+
+from __future__ import annotations
+
+import pytest
+from agent_wire import Agent, event, new_cluster_uid, pod, stored_inventory
+from flask import Flask
+from flask.testing import FlaskClient
+
+from obsyk_core.hashing import content_hash, kind_digest
+from reference_app.state import get_state
+
+
+@pytest.fixture
+def agent(app: Flask, client: FlaskClient, make_org, make_cluster, agent_token) -> Agent:
+    keys = make_cluster(make_org())
+    return Agent(client, agent_token(keys), new_cluster_uid(), keys.cluster.id, keys.cluster.org_id)
+
+
+def _record(app: Flask, agent: Agent, uid: str):
+    row = get_state(app).storage.get_resource(agent.cluster_id, uid)
+    assert row is not None
+    return row
+
+
+def test_batched_events_apply_in_seq_order(app: Flask, agent: Agent) -> None:
+    p1 = pod("p1", "a", phase="Pending")
+    body = {
+        "cluster_uid": agent.cluster_uid,
+        "events": [
+            # Sent out of order: seq says "Running" (seq 2) is the latest.
+            event(None, "modified", "Pod", dict(p1, phase="Running"), seq=2),
+            event(None, "added", "Pod", p1, seq=1),
+            event(agent.cluster_uid, "added", "Pod", pod("p2", "b"), seq=3),
+            event(None, "deleted", "Pod", pod("p2", "b"), seq=4),
+        ],
+    }
+    response = agent.post("events", body)
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "committed"
+    assert _record(app, agent, "p1").record["phase"] == "Running"
+    assert _record(app, agent, "p2").deleted_at is not None
+    history = get_state(app).storage.resource_history(agent.cluster_id, "p1")
+    assert [version.change for version in history] == ["added", "modified"]
+
+
+def test_an_older_resource_version_never_overwrites_a_newer_one(app: Flask, agent: Agent) -> None:
+    newer = pod("p1", "a", phase="Running")
+    assert agent.event("added", "Pod", newer, resource_version="200").status_code == 200
+    stale = agent.event("modified", "Pod", pod("p1", "a", phase="Pending"), resource_version="150")
+    assert stale.status_code == 200
+    assert stale.get_json()["stale"] == 1
+    assert _record(app, agent, "p1").record["phase"] == "Running"
+    # The same event twice is a no-op.
+    again = agent.event("added", "Pod", newer, resource_version="200")
+    assert again.get_json()["unchanged"] == 1
+    assert len(get_state(app).storage.resource_history(agent.cluster_id, "p1")) == 1
+
+
+def test_delete_with_null_object_and_delete_of_unknown_are_accepted(
+    app: Flask, agent: Agent
+) -> None:
+    agent.event("added", "Pod", pod("p1", "a"))
+    deleted = agent.event("deleted", "Pod", pod("p1", "a"), object=None)
+    assert deleted.status_code == 200 and deleted.get_json()["deleted"] == 1
+    unknown = agent.event("deleted", "Pod", pod("never-seen", "x"))
+    assert unknown.status_code == 200 and unknown.get_json()["unchanged"] == 1
+    assert stored_inventory(app, agent.cluster_id)["p1"][2] is False
+
+
+def test_heartbeat_updates_seen_times_and_version(app: Flask, agent: Agent) -> None:
+    storage = get_state(app).storage
+    before = storage.get_cluster(agent.org_id, agent.cluster_id)
+    assert before is not None and before.last_seen_at is None and before.cluster_uid is None
+    response = agent.post("heartbeat", {"cluster_uid": agent.cluster_uid, "agent_version": "v9"})
+    assert response.status_code == 200
+    assert response.get_json() == {"resync": []}
+    after = storage.get_cluster(agent.org_id, agent.cluster_id)
+    assert after is not None
+    assert after.cluster_uid == agent.cluster_uid  # first contact binds
+    assert after.last_heartbeat_at is not None and after.last_seen_at is not None
+    assert after.agent_version == "v9"
+    assert after.last_snapshot_at is None
+
+
+def test_heartbeat_drift_asks_for_a_resync_of_the_kinds_that_differ(
+    app: Flask, agent: Agent
+) -> None:
+    pods = [pod("p1", "a"), pod("p2", "b")]
+    services = [{"uid": "s1", "name": "svc", "namespace": "default"}]
+    agent.snapshot(pods=pods, services=services, configmaps=[])
+    agent.event("deleted", "Pod", pods[1])  # the platform now has only p1
+
+    def digest(records):
+        return kind_digest((r["uid"], content_hash(r)) for r in records)
+
+    in_sync = {
+        "cluster_uid": agent.cluster_uid,
+        "counts": {"Pod": 1, "Service": 1, "ConfigMap": 0},
+        "digests": {"Pod": digest(pods[:1]), "Service": digest(services),
+                    "ConfigMap": digest([])},
+    }  # fmt: skip
+    assert agent.post("heartbeat", in_sync).get_json() == {"resync": []}
+
+    # The operator still has p2 (count and digest differ), a changed service
+    # (same count, digest differs), and a kind the platform does not know.
+    drifted = {
+        "cluster_uid": agent.cluster_uid,
+        "counts": {"Pod": 2, "Service": 1, "Gizmo": 4},
+        "digests": {"Pod": digest(pods), "Service": digest([dict(services[0], x=1)]),
+                    "ConfigMap": digest([])},
+    }  # fmt: skip
+    assert agent.post("heartbeat", drifted).get_json() == {"resync": ["Pod", "Service"]}
+    # Counts alone are enough to see drift.
+    counts_only = {"cluster_uid": agent.cluster_uid, "counts": {"ConfigMap": 3}}
+    assert agent.post("heartbeat", counts_only).get_json() == {"resync": ["ConfigMap"]}

@@ -252,3 +252,7 @@ def clusters_register(org_ref: str, name: str, public_key_file: Path | None, as_
         text += "\nOperator private key (shown once; store it in the operator's Secret):\n"
         text += registration.private_key_pem
     _emit(as_json, data, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -92,8 +92,9 @@ def register_error_handlers(app: Flask) -> None:
         messages = data.get("messages") if isinstance(data, dict) else None
         errors = _flatten(messages) if messages else None
         message = MESSAGES.get(status) if errors or status in (413, 405) else None
-        return error_response(status, message or error.description or MESSAGES.get(status, ""),
-                              errors=errors)
+        return error_response(
+            status, message or error.description or MESSAGES.get(status, ""), errors=errors
+        )
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:

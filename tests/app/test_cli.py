@@ -1,0 +1,235 @@
+"""The ``obsyk`` command: bootstrap with --json, db upgrade, serve --demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import JWT_BEARER, PUBLIC_URL, assertion
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from reference_app.auth.api_tokens import hash_token
+from reference_app.auth.credentials import generate_key_pair
+from reference_app.cli import cli
+from reference_app.state import get_state
+
+
+def run_json(runner: FlaskCliRunner, *args: str) -> dict[str, object]:
+    result = runner.invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data: dict[str, object] = json.loads(result.output)
+    return data
+
+
+def test_orgs_create_prints_id_and_name(app: Flask, runner: FlaskCliRunner) -> None:
+    data = run_json(runner, "orgs", "create", "acme-cli")
+
+    assert set(data) == {"id", "name"} and data["name"] == "acme-cli"
+    org = get_state(app).storage.get_org(str(data["id"]))
+    assert org is not None and org.name == "acme-cli"
+
+
+def test_orgs_create_twice_fails_cleanly(runner: FlaskCliRunner) -> None:
+    run_json(runner, "orgs", "create", "twice")
+
+    result = runner.invoke(cli, ["orgs", "create", "twice", "--json"])
+
+    assert result.exit_code == 1
+    assert "Error" in result.output and "Traceback" not in result.output
+
+
+def test_tokens_create_gives_the_role_and_a_working_token(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    org = run_json(runner, "orgs", "create", "tokens-org")
+
+    data = run_json(
+        runner,
+        "tokens",
+        "create",
+        "--org",
+        "tokens-org",
+        "--email",
+        "Ops@Example.com",
+        "--role",
+        "admin",
+    )
+
+    token = str(data["token"])
+    assert token.startswith("obsyk_pat_") and data["role"] == "admin"
+    storage = get_state(app).storage
+    record = storage.find_api_token(hash_token(token))
+    assert record is not None and record.org_id == org["id"]
+    membership = storage.get_membership(record.org_id, record.user_id)
+    assert membership is not None and membership.role == "admin"
+
+
+def test_tokens_create_for_an_unknown_org_fails(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(cli, ["tokens", "create", "--org", "nope", "--email", "a@b.c"])
+
+    assert result.exit_code == 1
+    assert "No organization" in result.output
+
+
+def test_tokens_create_rejects_an_unknown_role(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(
+        cli, ["tokens", "create", "--org", "x", "--email", "a@b.c", "--role", "superuser"]
+    )
+
+    assert result.exit_code == 2
+    assert "superuser" in result.output
+
+
+def test_clusters_register_generates_a_key_the_operator_can_use(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    org = run_json(runner, "orgs", "create", "cluster-org")
+
+    data = run_json(runner, "clusters", "register", "--org", str(org["id"]), "--name", "prod")
+
+    assert {"cluster_id", "client_id", "private_key"} <= set(data)
+    private_key = str(data["private_key"])
+    stored = get_state(app).storage.get_credential(str(data["client_id"]))
+    assert stored is not None and "PRIVATE" not in stored.public_key_pem
+    response = app.test_client().post(
+        "/oauth/token",
+        data={
+            "grant_type": JWT_BEARER,
+            "assertion": assertion(private_key, str(data["client_id"]), PUBLIC_URL),
+        },
+    )
+    assert response.status_code == 200
+
+
+def test_clusters_register_with_a_public_key_file(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    run_json(runner, "orgs", "create", "byok-org")
+    private_pem, public_pem = generate_key_pair()
+    key_file = tmp_path / "operator.pub"
+    key_file.write_text(public_pem)
+
+    data = run_json(
+        runner,
+        "clusters",
+        "register",
+        "--org",
+        "byok-org",
+        "--name",
+        "edge",
+        "--public-key-file",
+        str(key_file),
+    )
+
+    assert "private_key" not in data
+    stored = get_state(app).storage.get_credential(str(data["client_id"]))
+    assert stored is not None and stored.public_key_pem.strip() == public_pem.strip()
+
+
+def test_clusters_register_refuses_a_non_p256_key(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    run_json(runner, "orgs", "create", "rsa-org")
+    rsa_public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    key_file = tmp_path / "rsa.pub"
+    key_file.write_bytes(
+        rsa_public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+    result = runner.invoke(
+        cli,
+        [
+            "clusters",
+            "register",
+            "--org",
+            "rsa-org",
+            "--name",
+            "x",
+            "--public-key-file",
+            str(key_file),
+        ],
+    )
+
+    assert result.exit_code == 2
+    assert "P-256" in result.output
+    org = get_state(app).storage.get_org("rsa-org")
+    assert org is not None and get_state(app).storage.list_clusters(org.id) == []
+
+
+def test_db_upgrade_creates_the_embedded_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    database = tmp_path / "fresh.sqlite3"
+    monkeypatch.setenv("OBSYK_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("OBSYK_INSTANCE_PATH", str(tmp_path / "instance"))
+
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    assert database.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_serve_demo_serves_the_seeded_inventory(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "OBSYK_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("OBSYK_DATABASE_URL", None)
+    env.pop("OBSYK_REDIS_URL", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reference_app.cli", "serve", "--port", str(port), "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        token = None
+        assert server.stdout is not None
+        for line in server.stdout:
+            if "Demo API token" in line:
+                token = line.rsplit(" ", 1)[1].strip()
+            if "dashboard" in line:
+                break
+        assert token and token.startswith("obsyk_pat_")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/clusters", headers={"Authorization": f"Bearer {token}"}
+        )
+        body = None
+        deadline = time.monotonic() + 30
+        while body is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    body = json.load(response)
+            except OSError:
+                time.sleep(0.3)
+        assert body is not None, "the server never answered"
+        [cluster] = body["items"]
+        assert cluster["name"] == "demo-cluster"
+        assert sum(cluster["resource_counts"].values()) > 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stdout is not None:
+            server.stdout.close()

@@ -95,8 +95,8 @@ def synthetic_snapshot_body(resources: int, kinds: KindRegistry) -> dict[str, An
     body: dict[str, Any] = {"cluster_uid": str(uuid.uuid4()), "cluster_name": "bench"}
     for kind in kinds:
         body[kind.snapshot_key] = []
-    for raw in synthetic_cluster(resources):
-        kind = kinds.by_kind(raw["kind"])
+    for kind_name, raw in synthetic_cluster(resources):
+        kind = kinds.by_kind(kind_name)
         body[kind.snapshot_key].append(kind.extract(raw))
     return body
 

@@ -132,6 +132,15 @@ def test_clusters_register_with_a_public_key_file(
     assert "private_key" not in data
     stored = get_state(app).storage.get_credential(str(data["client_id"]))
     assert stored is not None and stored.public_key_pem.strip() == public_pem.strip()
+    # The operator's own private key is what now signs its assertions.
+    response = app.test_client().post(
+        "/oauth/token",
+        data={
+            "grant_type": JWT_BEARER,
+            "assertion": assertion(private_pem, str(data["client_id"]), PUBLIC_URL),
+        },
+    )
+    assert response.status_code == 200
 
 
 def test_clusters_register_refuses_a_non_p256_key(

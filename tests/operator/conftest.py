@@ -88,9 +88,7 @@ def operator_settings(
             }
         ),
         leader=leader or LeaderSettings(),
-        health_port=None,
-        metrics_port=None,
-        **overrides,
+        **{"health_port": None, "metrics_port": None, **overrides},
     )
 
 

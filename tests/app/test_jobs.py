@@ -266,3 +266,44 @@ def test_embedded_restart_applies_what_the_previous_process_staged(tmp_path: Pat
         assert live_names(get_state(second).storage, cluster_id) == {"a", "b", "c"}
     finally:
         close_app(second)
+
+
+# --------------------------------------------------------------------------- RQ
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_rq_scheduler_recovers_a_snapshot_lost_with_its_queue(postgres_app: Flask) -> None:
+    from conftest import drain_jobs, new_cluster, new_org
+
+    from reference_app.jobs.periodic import build_cron_scheduler
+    from reference_app.jobs.queue import RqJobQueue
+
+    state = get_state(postgres_app)
+    assert isinstance(state.jobs, RqJobQueue)
+    cluster_id = new_cluster(postgres_app, new_org(postgres_app)).cluster.id
+    stage_two_chunk_snapshot(state.storage, cluster_id)
+    state.jobs.queue.empty()  # Redis lost the reconcile job
+
+    scheduler = build_cron_scheduler(state.settings, state.jobs.connection)
+    enqueued = scheduler.enqueue_jobs()
+    drain_jobs(postgres_app)
+
+    assert {job.func_name for job in enqueued} >= {"reference_app.jobs.tasks.recover_pending"}
+    assert live_names(state.storage, cluster_id) == {"a", "b", "c"}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_rq_queue_does_not_queue_a_waiting_job_twice(postgres_app: Flask) -> None:
+    from reference_app.jobs.queue import RqJobQueue
+
+    jobs = get_state(postgres_app).jobs
+    assert isinstance(jobs, RqJobQueue)
+    job_id = f"reconcile-staged:c1:{uuid.uuid4()}"  # colons are not valid in RQ ids
+
+    first = jobs.enqueue(tasks.prune_history, job_id=job_id)
+    second = jobs.enqueue(tasks.prune_history, job_id=job_id)
+
+    assert first is not None and second is None
+    assert jobs.queue.count == 1

@@ -19,6 +19,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from obsyk_core import fastcheck
+
 
 class StrictBoolean(fields.Boolean):
     """A JSON ``true``/``false`` only; marshmallow's Boolean would take ``"yes"`` or ``1``."""
@@ -42,6 +44,22 @@ class IntOrString(fields.Field[int | str]):
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise self.make_error("invalid")
         return value
+
+
+# The fast record check (obsyk_core.fastcheck) compiles only field types it
+# knows; these mirror the two _deserialize methods above exactly.
+def _strict_boolean_value(value: Any) -> Any:
+    return value if isinstance(value, bool) else fastcheck.INVALID
+
+
+def _int_or_string_value(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return fastcheck.INVALID
+    return value
+
+
+fastcheck.register_field_checker(StrictBoolean, lambda field, compiler: _strict_boolean_value)
+fastcheck.register_field_checker(IntOrString, lambda field, compiler: _int_or_string_value)
 
 
 def optional_string() -> fields.String:

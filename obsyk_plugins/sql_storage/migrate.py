@@ -10,8 +10,9 @@ from obsyk_plugins.sql_storage.engine import SQLITE_BEGIN_OPTION
 
 #: The migrations ship inside the package, so an installed wheel can upgrade itself.
 SCRIPT_LOCATION = "obsyk_plugins.sql_storage:migrations"
-#: Our own version table, so an application's migrations can share the database.
-VERSION_TABLE = "obsyk_storage_version"
+#: Alembic's default name, so the ``alembic`` tool and DBAs find it where they expect.
+#: An application adding its own migrations to this database must use another name.
+VERSION_TABLE = "alembic_version"
 #: Any constant: concurrent upgrades (several pods starting) take turns on it.
 _MIGRATION_LOCK_KEY = 0x0B5C
 

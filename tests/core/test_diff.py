@@ -1,0 +1,46 @@
+"""Record diffs for the history view."""
+
+from __future__ import annotations
+
+from obsyk_core.diff import diff_records
+
+
+def test_nested_fields_are_reported_by_dotted_path() -> None:
+    old = {
+        "uid": "d1",
+        "replicas": 2,
+        "labels": {"app": "api", "tier": "backend"},
+        "strategy": "RollingUpdate",
+    }
+    new = {
+        "uid": "d1",
+        "replicas": 3,
+        "labels": {"app": "api", "team": "payments"},
+        "image": "api:2",
+    }
+    diff = diff_records(old, new)
+    assert diff.added == ["image", "labels.team"]
+    assert diff.removed == ["labels.tier", "strategy"]
+    assert diff.changed == ["replicas"]
+
+
+def test_lists_are_compared_whole() -> None:
+    old = {"containers": [{"image": "a:1"}, {"image": "b:1"}]}
+    new = {"containers": [{"image": "a:1"}, {"image": "b:2"}]}
+    assert diff_records(old, new).changed == ["containers"]
+
+
+def test_identical_records_have_no_diff() -> None:
+    record = {"uid": "p1", "labels": {"a": "1"}}
+    diff = diff_records(record, dict(record))
+    assert (diff.added, diff.removed, diff.changed) == ([], [], [])
+
+
+def test_creation_and_deletion_diff_against_nothing() -> None:
+    record = {"uid": "p1", "name": "web"}
+    assert diff_records(None, record).added == ["name", "uid"]
+    assert diff_records(record, None).removed == ["name", "uid"]
+
+
+def test_a_mapping_replaced_by_a_scalar_is_a_change() -> None:
+    assert diff_records({"selector": {"app": "x"}}, {"selector": None}).changed == ["selector"]

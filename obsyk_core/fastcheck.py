@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import marshmallow
 from marshmallow import EXCLUDE, INCLUDE, RAISE, ValidationError, fields, missing
@@ -49,6 +49,7 @@ __all__ = [
     "INVALID",
     "Checker",
     "Converter",
+    "FieldCheck",
     "FieldCompiler",
     "Predicate",
     "compile_schema",
@@ -81,13 +82,26 @@ Converter = Callable[[Any], Any]
 FieldCompiler = Callable[[fields.Field[Any], "SchemaCompiler"], Converter | None]
 
 
+class FieldCheck(NamedTuple):
+    """One compiled field: what the record-walking loops need, unpacked there for speed."""
+
+    #: Exact value types valid with no further look (``NoneType`` when None is allowed).
+    always_valid: frozenset[type]
+    #: The full check of any raw value, ``missing`` and ``None`` included.
+    check: Checker
+
+
 @dataclass(frozen=True, slots=True)
 class _FieldRule:
-    compile: FieldCompiler
+    #: Returns a Converter, or for the built-in containers a check of a present value.
+    compile: Callable[[fields.Field[Any], SchemaCompiler], Callable[[Any], Any] | None]
     #: The converter returns marshmallow's deserialised value exactly, so the
-    #: field's validators can run on it.  Container converters return the raw
-    #: value as a stand-in; a validator on such a field makes it uncompilable.
+    #: field's validators can run on it; a validator on any other field makes
+    #: the schema uncompilable.
     exact_output: bool
+    always_valid: frozenset[type]
+    #: ``compile`` returns a bool check of a present, non-None value (containers).
+    returns_bool: bool = False
 
 
 _FIELD_RULES: dict[type[fields.Field[Any]], _FieldRule] = {}
@@ -95,7 +109,11 @@ _PREDICATES: dict[type[marshmallow.Schema], Predicate | None] = {}
 
 
 def register_field_checker(
-    field_type: type[fields.Field[Any]], compile_field: FieldCompiler, *, exact_output: bool = True
+    field_type: type[fields.Field[Any]],
+    compile_field: FieldCompiler,
+    *,
+    exact_output: bool = True,
+    always_valid: Iterable[type] = (),
 ) -> None:
     """Teach the compiler a field type (matched exactly, never its subclasses).
 
@@ -103,10 +121,12 @@ def register_field_checker(
     field instance (or ``None`` if that instance's options are not
     understood).  Pass ``exact_output=False`` when the converter does not
     return marshmallow's deserialised value; such a field with validators is
-    then left to marshmallow.  Registering drops every compiled predicate, so
+    then left to marshmallow.  ``always_valid`` names exact value types the
+    field accepts whatever they hold (``str`` for a string field), which
+    spares a call per value.  Registering drops every compiled predicate, so
     the new rule applies from the next validation on.
     """
-    _FIELD_RULES[field_type] = _FieldRule(compile_field, exact_output)
+    _FIELD_RULES[field_type] = _FieldRule(compile_field, exact_output, frozenset(always_valid))
     _PREDICATES.clear()
 
 
@@ -169,7 +189,7 @@ class SchemaCompiler:
             raise _Uncompilable(f"{type(schema).__name__} is recursive")
         self._stack.append(type(schema))
         try:
-            by_key: dict[str, Checker] = {}
+            by_key: dict[str, FieldCheck] = {}
             required: list[str] = []
             for attr_name, field in schema.load_fields.items():
                 key = field.data_key if field.data_key is not None else attr_name
@@ -186,8 +206,8 @@ class SchemaCompiler:
             raise _Uncompilable(f"unknown={effective!r}")
         return _mapping_check(by_key, tuple(required), raise_unknown=effective == RAISE)
 
-    def field(self, field: fields.Field[Any]) -> Checker:
-        """A :data:`Checker` for one field, honouring required, allow_none and validators."""
+    def field(self, field: fields.Field[Any]) -> FieldCheck:
+        """One field compiled, honouring required, allow_none and validators."""
         rule = _FIELD_RULES.get(type(field))
         if rule is None:
             raise _Uncompilable(f"field type {type(field).__name__}")
@@ -196,13 +216,23 @@ class SchemaCompiler:
         if callable(field.load_default):
             # Called on every absent value; it might raise a ValidationError.
             raise _Uncompilable("callable load_default")
-        convert = rule.compile(field, self)
-        if convert is None:
+        compiled = rule.compile(field, self)
+        if compiled is None:
             raise _Uncompilable(f"options of {type(field).__name__}")
         checks = tuple(_validator_check(v) for v in field.validators)
         if checks and not rule.exact_output:
             raise _Uncompilable(f"validators on {type(field).__name__}")
-        return _field_checker(convert, checks, required=field.required, allow_none=field.allow_none)
+        if rule.returns_bool:
+            present: Callable[[Any], bool] = compiled
+        else:
+            present = _present_check(compiled, checks)
+        always_valid = frozenset() if checks else rule.always_valid
+        if field.allow_none:
+            always_valid |= {type(None)}
+        return FieldCheck(
+            always_valid,
+            _field_checker(present, required=field.required, allow_none=field.allow_none),
+        )
 
     def _refuse_unmirrored(self, schema: marshmallow.Schema) -> None:
         cls = type(schema)
@@ -218,31 +248,26 @@ class SchemaCompiler:
 # ------------------------------------------------------------ building blocks
 
 
-def _field_checker(
-    convert: Converter,
-    checks: tuple[Callable[[Any], bool], ...],
-    *,
-    required: bool,
-    allow_none: bool,
-) -> Checker:
-    # Field.deserialize: missing -> required?; None -> allow_none?; else
-    # _deserialize then every validator on its output.
-    if not checks:
-
-        def check(value: Any) -> bool:
-            if value is None:
-                return allow_none
-            if value is missing:
-                return not required
-            return convert(value) is not INVALID
-
-        return check
-
-    def check_with_validators(value: Any) -> bool:
+def _field_checker(present: Callable[[Any], bool], *, required: bool, allow_none: bool) -> Checker:
+    # Field.deserialize: missing -> required?; None -> allow_none?; else the value proper.
+    def check(value: Any) -> bool:
         if value is None:
             return allow_none
         if value is missing:
             return not required
+        return present(value)
+
+    return check
+
+
+def _present_check(
+    convert: Converter, checks: tuple[Callable[[Any], bool], ...]
+) -> Callable[[Any], bool]:
+    """_deserialize, then every validator on its output."""
+    if not checks:
+        return lambda value: convert(value) is not INVALID
+
+    def check_with_validators(value: Any) -> bool:
         output = convert(value)
         if output is INVALID:
             return False
@@ -252,10 +277,10 @@ def _field_checker(
 
 
 def _mapping_check(
-    by_key: dict[str, Checker], required: tuple[str, ...], *, raise_unknown: bool
+    by_key: dict[str, FieldCheck], required: tuple[str, ...], *, raise_unknown: bool
 ) -> Callable[[Any], bool]:
     known = frozenset(by_key)
-    field_checks = tuple(by_key.items())
+    field_checks = tuple((key, compiled.check) for key, compiled in by_key.items())
 
     def check(data: Any) -> bool:
         if type(data) is dict:
@@ -263,11 +288,13 @@ def _mapping_check(
             # ones absent: the same verdict as Schema._deserialize's
             # data.get() per declared field, for a plain dict.
             for key, value in data.items():
-                field_check = by_key.get(key)
-                if field_check is None:
+                compiled = by_key.get(key)
+                if compiled is None:
                     if raise_unknown:
                         return False
-                elif not field_check(value):
+                    continue
+                always_valid, field_check = compiled
+                if type(value) not in always_valid and not field_check(value):
                     return False
             return all(key in data for key in required)
         if not isinstance(data, Mapping):
@@ -278,6 +305,14 @@ def _mapping_check(
         return not (raise_unknown and not known.issuperset(data))
 
     return check
+
+
+def _all_valid(items: Iterable[Any], always_valid: frozenset[type], check: Checker) -> bool:
+    # Labels, annotations and string lists are long and uniform: one C-level
+    # pass over the item types settles them without a Python call per item.
+    if always_valid.issuperset(map(type, items)):
+        return True
+    return all(type(item) in always_valid or check(item) for item in items)
 
 
 def _many(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -421,52 +456,41 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _list(field: fields.Field[Any], compiler: SchemaCompiler) -> Converter:
+def _list(field: fields.Field[Any], compiler: SchemaCompiler) -> Callable[[Any], bool]:
     assert isinstance(field, fields.List)
-    inner = compiler.field(field.inner)
+    always_valid, inner = compiler.field(field.inner)
 
-    def convert(value: Any) -> Any:
+    def check(value: Any) -> bool:
         if type(value) is not list and type(value) is not tuple:
-            return INVALID  # not a list, or a collection marshmallow must judge
-        for item in value:
-            if not inner(item):
-                return INVALID
-        return value
+            return False  # not a list, or a collection marshmallow must judge
+        return _all_valid(value, always_valid, inner)
 
-    return convert
+    return check
 
 
-def _mapping(field: fields.Field[Any], compiler: SchemaCompiler) -> Converter:
+def _mapping(field: fields.Field[Any], compiler: SchemaCompiler) -> Callable[[Any], bool]:
     assert isinstance(field, fields.Mapping)
-    key_check = compiler.field(field.key_field) if field.key_field is not None else None
-    value_check = compiler.field(field.value_field) if field.value_field is not None else None
+    keys = compiler.field(field.key_field) if field.key_field is not None else None
+    values = compiler.field(field.value_field) if field.value_field is not None else None
 
-    def convert(value: Any) -> Any:
+    def check(value: Any) -> bool:
         if not isinstance(value, Mapping):
-            return INVALID
-        if key_check is not None:
-            for key in value:
-                if not key_check(key):
-                    return INVALID
-        if value_check is not None:
-            for item in value.values():
-                if not value_check(item):
-                    return INVALID
-        return value
+            return False
+        if keys is not None and not _all_valid(value, *keys):
+            return False
+        return values is None or _all_valid(value.values(), *values)
 
-    return convert
+    return check
 
 
-def _nested(field: fields.Field[Any], compiler: SchemaCompiler) -> Converter:
+def _nested(field: fields.Field[Any], compiler: SchemaCompiler) -> Callable[[Any], bool]:
     assert isinstance(field, fields.Nested)
     try:
         schema = field.schema
     except Exception as error:  # an unresolvable class-registry name, a failing factory...
         raise _Uncompilable(f"nested schema of {field.name!r}: {error}") from error
     check = compiler.mapping_check(schema, unknown=field.unknown)
-    if schema.many:
-        check = _many(check)
-    return lambda value: value if check(value) else INVALID
+    return _many(check) if schema.many else check
 
 
 def _delegate_to_field(field: fields.Field[Any], compiler: SchemaCompiler) -> Converter:
@@ -481,25 +505,30 @@ def _delegate_to_field(field: fields.Field[Any], compiler: SchemaCompiler) -> Co
     return convert
 
 
-for _type, _compile, _exact in (
-    (fields.String, _string, True),
-    (fields.Integer, _integer, True),
-    (fields.Float, _float, True),
-    (fields.Boolean, _boolean, True),
-    (fields.Raw, _raw, True),
-    (fields.Field, _raw, True),
-    (fields.List, _list, False),
-    (fields.Dict, _mapping, False),
-    (fields.Nested, _nested, False),
-    (fields.DateTime, _delegate_to_field, True),
-    (fields.NaiveDateTime, _delegate_to_field, True),
-    (fields.AwareDateTime, _delegate_to_field, True),
-    (fields.Date, _delegate_to_field, True),
-    (fields.Time, _delegate_to_field, True),
-    (fields.TimeDelta, _delegate_to_field, True),
-    (fields.UUID, _delegate_to_field, True),
-    (fields.Decimal, _delegate_to_field, True),
-    (fields.Email, _string, True),
-    (fields.Url, _string, True),
+register_field_checker(fields.String, _string, always_valid=[str])
+register_field_checker(fields.Email, _string)
+register_field_checker(fields.Url, _string)
+register_field_checker(fields.Integer, _integer, always_valid=[int])
+register_field_checker(fields.Float, _float)
+register_field_checker(fields.Boolean, _boolean)
+register_field_checker(fields.Raw, _raw)
+register_field_checker(fields.Field, _raw)
+for _scalar in (
+    fields.DateTime,
+    fields.NaiveDateTime,
+    fields.AwareDateTime,
+    fields.Date,
+    fields.Time,
+    fields.TimeDelta,
+    fields.UUID,
+    fields.Decimal,
 ):
-    register_field_checker(_type, _compile, exact_output=_exact)
+    register_field_checker(_scalar, _delegate_to_field)
+for _container, _compile_container in (
+    (fields.List, _list),
+    (fields.Dict, _mapping),
+    (fields.Nested, _nested),
+):
+    _FIELD_RULES[_container] = _FieldRule(
+        _compile_container, exact_output=False, always_valid=frozenset(), returns_bool=True
+    )

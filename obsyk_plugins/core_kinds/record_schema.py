@@ -58,8 +58,12 @@ def _int_or_string_value(value: Any) -> Any:
     return value
 
 
-fastcheck.register_field_checker(StrictBoolean, lambda field, compiler: _strict_boolean_value)
-fastcheck.register_field_checker(IntOrString, lambda field, compiler: _int_or_string_value)
+fastcheck.register_field_checker(
+    StrictBoolean, lambda field, compiler: _strict_boolean_value, always_valid=[bool]
+)
+fastcheck.register_field_checker(
+    IntOrString, lambda field, compiler: _int_or_string_value, always_valid=[int, str]
+)
 
 
 def optional_string() -> fields.String:

@@ -56,9 +56,20 @@ def build_plugin_manager(
     if load_entry_points:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in plugins:
-        pm.register(plugin)
+        pm.register(plugin, name=_readable_name(plugin))
     pm.check_pending()
     return Plugins(pm)
+
+
+def _readable_name(plugin: object) -> str | None:
+    """A module keeps its own name; an instance gets its class's, so errors say whose it is.
+
+    (pluggy would name an instance by ``id()`` alone.)  ``None`` lets pluggy decide.
+    """
+    if isinstance(plugin, ModuleType):
+        return None
+    cls = type(plugin)
+    return f"{cls.__module__}.{cls.__qualname__}@{id(plugin):x}"
 
 
 class Plugins:
@@ -106,7 +117,8 @@ class Plugins:
                 log.exception("plugin %s failed in obsyk_resource_changed", impl.plugin_name)
 
     def plugin_names(self) -> list[str]:
-        return sorted(name for name, _ in self.pm.list_name_plugin())
+        """Names of the registered plugins (blocked ones are listed by pluggy as ``None``)."""
+        return sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is not None)
 
     def _fill(self, registry: Any, hook_name: str) -> Any:
         """Call each implementation in turn so the registry knows whose registration it sees."""

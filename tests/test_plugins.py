@@ -1,0 +1,117 @@
+"""The plugin manager: entry points, blocking, validation at start-up, notification fan-out."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from obsyk_core.ingest import ResourceChange
+from obsyk_core.plugins import DISABLED_ENV, build_plugin_manager, hookimpl
+from obsyk_core.registries import DuplicateRegistrationError, StorageRegistry, UnknownBackendError
+from obsyk_core.storage import ChangeType
+from obsyk_core.testing import at
+from obsyk_plugins.memory_storage import MemoryStorage
+
+BUILT_INS = {"core_kinds", "memory_storage", "sql_storage", "memory_cache", "redis_cache"}
+
+
+def test_entry_points_bring_every_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(DISABLED_ENV, raising=False)
+    plugins = build_plugin_manager()
+    assert set(plugins.plugin_names()) >= BUILT_INS
+    assert len(plugins.kinds) == 20
+    assert {"memory", "sqlite", "postgresql", "postgresql+psycopg"} <= {
+        registration.name for registration in plugins.storage
+    }
+    assert {"memory", "redis"} <= {registration.name for registration in plugins.caches}
+    assert isinstance(plugins.storage.open("memory://"), MemoryStorage)
+
+
+def test_without_entry_points_nothing_is_registered() -> None:
+    plugins = build_plugin_manager(load_entry_points=False)
+    assert plugins.plugin_names() == []
+    assert len(plugins.kinds) == 0
+
+
+def test_disabled_env_blocks_a_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DISABLED_ENV, "memory_cache, core_kinds")
+    plugins = build_plugin_manager()
+    assert "memory_cache" not in plugins.plugin_names()
+    assert "redis_cache" in plugins.plugin_names()
+    with pytest.raises(UnknownBackendError, match=r"cache URL scheme 'memory'.*known: redis"):
+        plugins.caches.open("memory://")
+    assert len(plugins.kinds) == 0
+
+
+def test_disabled_argument_overrides_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DISABLED_ENV, "memory_storage")
+    plugins = build_plugin_manager(disabled=["sql_storage"])
+    assert "memory" in plugins.storage
+    assert "sqlite" not in plugins.storage
+
+
+class _Misspelt:
+    @hookimpl
+    def obsyk_no_such_hook(self) -> None:
+        """A typo in a hook name must not be ignored silently."""
+
+
+def test_unknown_hook_implementation_fails_at_build_time() -> None:
+    with pytest.raises(Exception, match="obsyk_no_such_hook"):
+        build_plugin_manager(plugins=[_Misspelt()], load_entry_points=False)
+
+
+class _OtherMemoryStorage:
+    @hookimpl
+    def obsyk_register_storage(self, registry: StorageRegistry) -> None:
+        registry.register("memory", MemoryStorage)
+
+
+def test_duplicate_storage_scheme_names_both_plugins() -> None:
+    plugins = build_plugin_manager(plugins=[_OtherMemoryStorage()], disabled=())
+    with pytest.raises(DuplicateRegistrationError) as caught:
+        _ = plugins.storage
+    message = str(caught.value)
+    assert "'memory'" in message and "memory_storage" in message
+    assert "_OtherMemoryStorage" in message
+    assert "OBSYK_DISABLED_PLUGINS" in message
+
+
+def test_unknown_scheme_names_the_known_ones() -> None:
+    plugins = build_plugin_manager(disabled=())
+    with pytest.raises(UnknownBackendError, match=r"'mysql'.*memory"):
+        plugins.storage.open("mysql://localhost/db")
+
+
+CHANGE = ResourceChange(
+    "cluster-1", "p1", "Pod", "default", "web-0", ChangeType.MODIFIED, "ab" * 32, at(0)
+)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.seen: list[ResourceChange] = []
+
+    @hookimpl
+    def obsyk_resource_changed(self, change: ResourceChange) -> None:
+        self.seen.append(change)
+
+
+class _Broken:
+    @hookimpl
+    def obsyk_resource_changed(self, change: ResourceChange) -> None:
+        raise RuntimeError("webhook endpoint down")
+
+
+def test_notify_resource_changed_continues_after_a_failing_plugin(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    before, after = _Recorder(), _Recorder()
+    plugins = build_plugin_manager(plugins=[before, _Broken(), after], load_entry_points=False)
+    with caplog.at_level(logging.ERROR, logger="obsyk_core.plugins"):
+        plugins.notify_resource_changed(CHANGE)
+    assert before.seen == [CHANGE]
+    assert after.seen == [CHANGE]
+    assert "obsyk_resource_changed" in caplog.text
+    assert "webhook endpoint down" in caplog.text

@@ -134,7 +134,8 @@ def new_user_token(
 ) -> str:
     """A personal API token (``obsyk_pat_...``) of a new member of ``org`` with ``role``."""
     email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    return grant_api_token(get_state(app).storage, org.id, email, role).token
+    token: str = grant_api_token(get_state(app).storage, org.id, email, role).token
+    return token
 
 
 def new_cluster(app: Flask, org: Organization, name: str | None = None) -> ClusterKeys:
@@ -231,9 +232,13 @@ def make_assertion() -> Callable[..., str]:
 
 
 @pytest.fixture
-def agent_token(client: FlaskClient) -> Callable[[ClusterKeys], str]:
-    """``agent_token(keys) -> access token`` through the real ``POST /oauth/token``."""
-    return lambda keys, aud=PUBLIC_URL: request_access_token(client, keys, aud)
+def agent_token(client: FlaskClient) -> Callable[..., str]:
+    """``agent_token(keys, aud=PUBLIC_URL) -> access token``, from the real ``POST /oauth/token``."""
+
+    def get_token(keys: ClusterKeys, aud: str = PUBLIC_URL) -> str:
+        return request_access_token(client, keys, aud)
+
+    return get_token
 
 
 @pytest.fixture

@@ -156,7 +156,9 @@ def test_hs256_keyed_with_the_public_key_is_rejected(
     app: Flask, client: FlaskClient, keys: ClusterKeys
 ) -> None:
     # The classic key-confusion attack: the public key (known to anyone) as an HMAC secret.
-    public_pem = get_state(app).storage.get_credential(keys.client_id).public_key_pem  # type: ignore[union-attr]
+    credential = get_state(app).storage.get_credential(keys.client_id)
+    assert credential is not None
+    public_pem = credential.public_key_pem
     # joserfc refuses to build this token, so it is signed by hand, as an attacker would.
     signing_input = unsigned(claims_for(keys), {"alg": "HS256", "typ": "JWT"}).rstrip(".")
     mac = hmac.new(public_pem.encode(), signing_input.encode(), hashlib.sha256).digest()

@@ -233,7 +233,7 @@ def make_assertion() -> Callable[..., str]:
 
 @pytest.fixture
 def agent_token(client: FlaskClient) -> Callable[..., str]:
-    """``agent_token(keys, aud=PUBLIC_URL) -> access token``, from the real ``POST /oauth/token``."""
+    """``agent_token(keys, aud=PUBLIC_URL) -> access token`` via the real ``POST /oauth/token``."""
 
     def get_token(keys: ClusterKeys, aud: str = PUBLIC_URL) -> str:
         return request_access_token(client, keys, aud)

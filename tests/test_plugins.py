@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 
+import marshmallow
 import pytest
 
 from obsyk_core.ingest import ResourceChange
-from obsyk_core.plugins import DISABLED_ENV, build_plugin_manager, hookimpl
-from obsyk_core.registries import DuplicateRegistrationError, StorageRegistry, UnknownBackendError
+from obsyk_core.kinds import DisplayHints, DuplicateKindError, KindRegistry, ResourceKind
+from obsyk_core.plugins import DISABLED_ENV, Plugins, build_plugin_manager, hookimpl
+from obsyk_core.registries import (
+    CacheRegistry,
+    DuplicateRegistrationError,
+    IdentityProviderRegistry,
+    StorageRegistry,
+    UnknownBackendError,
+)
 from obsyk_core.storage import ChangeType
 from obsyk_core.testing import at
+from obsyk_plugins.memory_cache import MemoryCache
 from obsyk_plugins.memory_storage import MemoryStorage
 
 BUILT_INS = {"core_kinds", "memory_storage", "sql_storage", "memory_cache", "redis_cache"}
@@ -115,3 +124,83 @@ def test_notify_resource_changed_continues_after_a_failing_plugin(
     assert after.seen == [CHANGE]
     assert "obsyk_resource_changed" in caplog.text
     assert "webhook endpoint down" in caplog.text
+
+
+# --------------------------------------------------------------------------- one test per hook
+
+
+class _ThirdParty:
+    """A third-party plugin implementing every registration hook."""
+
+    @hookimpl
+    def obsyk_register_kinds(self, registry: KindRegistry) -> None:
+        registry.register(
+            ResourceKind(
+                kind="Certificate",
+                group="cert-manager.io",
+                version="v1",
+                plural="certificates",
+                namespaced=True,
+                snapshot_key="certificates",
+                extract=lambda raw: {"uid": raw["metadata"]["uid"], "name": "x"},
+                schema=marshmallow.Schema,
+                display=DisplayHints(category="Config"),
+            )
+        )
+
+    @hookimpl
+    def obsyk_register_storage(self, registry: StorageRegistry) -> None:
+        registry.register("scratch", lambda url: MemoryStorage())
+
+    @hookimpl
+    def obsyk_register_caches(self, registry: CacheRegistry) -> None:
+        registry.register("scratch", lambda url: MemoryCache())
+
+    @hookimpl
+    def obsyk_register_identity_providers(self, registry: IdentityProviderRegistry) -> None:
+        registry.register("dev", _DEV_LOGIN)
+
+
+_DEV_LOGIN = object()
+
+
+@pytest.fixture
+def with_third_party() -> Plugins:
+    return build_plugin_manager(plugins=[_ThirdParty()], disabled=())
+
+
+def test_obsyk_register_kinds_adds_a_kind_beside_the_core_ones(with_third_party: Plugins) -> None:
+    kinds = with_third_party.kinds
+    assert len(kinds) == 21
+    certificate = kinds.by_snapshot_key("certificates")
+    assert certificate.api_version == "cert-manager.io/v1"
+    assert "_ThirdParty@" in certificate.plugin
+    assert kinds.by_kind("Pod").plugin == "core_kinds"
+
+
+def test_obsyk_register_storage_adds_a_scheme(with_third_party: Plugins) -> None:
+    registration = next(r for r in with_third_party.storage if r.name == "scratch")
+    assert "_ThirdParty@" in registration.plugin
+    storage = with_third_party.storage.open("scratch://")
+    assert storage.create_org("acme").name == "acme"
+    assert "memory" in with_third_party.storage, "the built-in is still there"
+
+
+def test_obsyk_register_caches_adds_a_scheme(with_third_party: Plugins) -> None:
+    cache = with_third_party.caches.open("scratch://")
+    assert cache.add("jti:1", b"seen", 60) is True
+    assert cache.add("jti:1", b"seen", 60) is False
+
+
+def test_obsyk_register_identity_providers_adds_a_provider(with_third_party: Plugins) -> None:
+    providers = with_third_party.identity_providers
+    assert "dev" in providers.names()
+    assert providers.get("dev") is _DEV_LOGIN
+    with pytest.raises(UnknownBackendError, match="identity provider 'saml'"):
+        providers.get("saml")
+
+
+def test_a_kind_declared_twice_fails_naming_both_plugins() -> None:
+    plugins = build_plugin_manager(plugins=[_ThirdParty(), _ThirdParty()], load_entry_points=False)
+    with pytest.raises(DuplicateKindError, match=r"'Certificate'.*_ThirdParty.*_ThirdParty"):
+        _ = plugins.kinds

@@ -1,0 +1,54 @@
+"""Meta-test: every hook is documented in docs/reference/hooks.md and exercised by a test."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from obsyk_core import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS_DOC = ROOT / "docs" / "reference" / "hooks.md"
+
+
+def hook_names() -> list[str]:
+    return sorted(
+        name
+        for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
+        if name.startswith("obsyk_") and hasattr(function, "obsyk_spec")
+    )
+
+
+def doc_section(name: str) -> str:
+    """The text of the hook's ``### `name``` section, up to the next heading of any level."""
+    text = HOOKS_DOC.read_text()
+    match = re.search(rf"^### `{name}`\n(.*?)(?=^#{{1,3}} |\Z)", text, re.M | re.S)
+    return match.group(1) if match else ""
+
+
+def test_hook_specs_are_found() -> None:
+    assert "obsyk_register_kinds" in hook_names()
+    assert "obsyk_resource_changed" in hook_names()
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_has_a_documented_section_with_an_example(name: str) -> None:
+    section = doc_section(name)
+    assert section, f"docs/reference/hooks.md has no '### `{name}`' section"
+    assert f"def {name}(" in section, f"the {name} section shows no signature"
+    assert "**When:**" in section, f"the {name} section does not say when it is called"
+    assert "**Example" in section and "@hookimpl" in section, f"the {name} section has no example"
+
+
+@pytest.mark.parametrize("name", hook_names())
+def test_every_hook_is_mentioned_by_a_test(name: str) -> None:
+    this_file = Path(__file__).resolve()
+    mentioning = [
+        path
+        for path in (ROOT / "tests").rglob("test_*.py")
+        if path.resolve() != this_file and name in path.read_text()
+    ]
+    assert mentioning, f"no test under tests/ mentions the hook {name}"

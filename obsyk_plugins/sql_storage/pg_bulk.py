@@ -13,11 +13,12 @@ minutes.  Instead, on the transaction's own psycopg connection:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import orjson
 import psycopg
+from sqlalchemy import Connection
 
 from obsyk_core.storage import ChangeSet, ResourceRow, ResourceVersion, StoredState, Tombstone
 from obsyk_plugins.sql_storage import rows
@@ -45,6 +46,13 @@ _MERGE_INCOMING = (
     f"INSERT INTO resources ({_RESOURCE_COLUMNS}) SELECT {_RESOURCE_COLUMNS} FROM {_INCOMING}"
     " ON CONFLICT (cluster_id, uid) DO UPDATE SET "
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in UPSERT_REPLACES)
+)
+_VERSIONS_FROM_ROWS = (
+    f"INSERT INTO resource_versions ({_VERSION_COLUMNS})"
+    " SELECT r.cluster_id, r.uid, r.kind, r.namespace, r.name, v.change, r.content_hash,"
+    " r.record, v.changed_at"
+    " FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS v(uid, change, changed_at)"
+    " JOIN resources AS r ON r.cluster_id = %s AND r.uid = v.uid"
 )
 _TOMBSTONE = (
     "UPDATE resources AS r SET deleted_at = t.deleted_at, updated_at = t.deleted_at,"
@@ -95,6 +103,12 @@ def _version_tuple(version: ResourceVersion) -> tuple[Any, ...]:
 class PostgresIngestTransaction(SqlIngestTransaction):
     """The portable transaction with its hot paths done on the raw psycopg connection."""
 
+    def __init__(self, connection: Connection, cluster_id: str) -> None:
+        super().__init__(connection, cluster_id)
+        #: Uids this transaction knows to be stored (loaded, or written by it);
+        #: ``None`` until ``load_states`` runs, meaning "could be anything".
+        self._stored_uids: set[str] | None = None
+
     @property
     def _raw(self) -> psycopg.Connection[Any]:
         driver_connection = self.connection.connection.driver_connection
@@ -114,23 +128,49 @@ class PostgresIngestTransaction(SqlIngestTransaction):
             params.append(list(uids))
         with storage_errors(), self._raw.cursor() as cursor:
             cursor.execute(sql, params)
-            return {row[0]: rows.stored_state(row) for row in cursor}
+            states = {row[0]: rows.stored_state(row) for row in cursor}
+        self._stored_uids = (self._stored_uids or set()) | states.keys()
+        return states
 
     def write(self, changes: ChangeSet) -> None:
         with storage_errors(), self._raw.cursor() as cursor:
             if changes.upserts:
-                self._copy_upserts(cursor, changes.upserts)
+                self._write_upserts(cursor, changes.upserts)
             if changes.tombstones:
                 self._tombstone(cursor, changes.tombstones)
             if changes.versions:
-                self._append_versions(cursor, changes.versions)
+                self._append_versions(cursor, changes.versions, changes.upserts)
 
-    def _copy_upserts(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
+    def _write_upserts(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
+        known = self._stored_uids
+        if known is None:
+            self._merge(cursor, upserts)
+            return
+        new = [row for row in upserts if row.uid not in known]
+        stored = [row for row in upserts if row.uid in known]
+        if new and not self._insert_new(cursor, new):
+            stored = upserts
+        if stored:
+            self._merge(cursor, stored)
+        known.update(row.uid for row in upserts)
+
+    def _insert_new(self, cursor: psycopg.Cursor[Any], new: list[ResourceRow]) -> bool:
+        """COPY rows straight into ``resources``: the first snapshot's fast path.
+
+        ``load_states`` may have been narrowed (by kind), so a "new" uid can
+        still exist; then the savepoint undoes the COPY and the caller merges.
+        """
+        try:
+            with self._raw.transaction():  # a SAVEPOINT inside the ingest transaction
+                _copy_rows(cursor, "resources", _RESOURCE_COLUMNS, map(_resource_tuple, new))
+        except psycopg.errors.UniqueViolation:
+            return False
+        return True
+
+    def _merge(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
         cursor.execute(_CREATE_INCOMING)
         cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
-        with cursor.copy(f"COPY {_INCOMING} ({_RESOURCE_COLUMNS}) FROM STDIN") as copy:
-            for row in upserts:
-                copy.write_row(_resource_tuple(row))
+        _copy_rows(cursor, _INCOMING, _RESOURCE_COLUMNS, map(_resource_tuple, upserts))
         cursor.execute(_MERGE_INCOMING)
 
     def _tombstone(self, cursor: psycopg.Cursor[Any], tombstones: list[Tombstone]) -> None:
@@ -146,8 +186,47 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         )
 
     def _append_versions(
-        self, cursor: psycopg.Cursor[Any], versions: list[ResourceVersion]
+        self,
+        cursor: psycopg.Cursor[Any],
+        versions: list[ResourceVersion],
+        upserts: list[ResourceRow],
     ) -> None:
-        with cursor.copy(f"COPY resource_versions ({_VERSION_COLUMNS}) FROM STDIN") as copy:
-            for version in versions:
-                copy.write_row(_version_tuple(version))
+        """Append history; a version equal to its just-written row reuses that row's record.
+
+        Copying the stored JSONB inside the server spares sending and parsing
+        every record twice.  A uid's earlier versions go first, so per-uid
+        order (``id``) is the order the changes happened.
+        """
+        written = {row.uid: row.content_hash for row in upserts}
+        last_index = {version.uid: index for index, version in enumerate(versions)}
+        from_rows: list[ResourceVersion] = []
+        sent: list[ResourceVersion] = []
+        for index, version in enumerate(versions):
+            if (
+                version.record is not None
+                and last_index[version.uid] == index
+                and written.get(version.uid) == version.content_hash
+            ):
+                from_rows.append(version)
+            else:
+                sent.append(version)
+        if sent:
+            _copy_rows(cursor, "resource_versions", _VERSION_COLUMNS, map(_version_tuple, sent))
+        if from_rows:
+            cursor.execute(
+                _VERSIONS_FROM_ROWS,
+                [
+                    [v.uid for v in from_rows],
+                    [v.change.value for v in from_rows],
+                    [v.changed_at for v in from_rows],
+                    self.cluster_id,
+                ],
+            )
+
+
+def _copy_rows(
+    cursor: psycopg.Cursor[Any], table: str, columns: str, values: Iterable[tuple[Any, ...]]
+) -> None:
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)

@@ -77,6 +77,9 @@ NAMING_CONVENTION = {
 
 CASCADE = "CASCADE"
 
+#: Indexes that only exist on PostgreSQL (what SQLite could not use anyway).
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_resources_labels"})
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from obsyk_plugins.sql_storage.migrate import VERSION_TABLE
+from obsyk_plugins.sql_storage.migrate import VERSION_TABLE, schema_filter
 from obsyk_plugins.sql_storage.models import Base
 
 connection = context.config.attributes.get("connection")
@@ -19,6 +19,7 @@ context.configure(
     version_table=VERSION_TABLE,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    include_object=schema_filter(connection.dialect.name),
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -1,0 +1,106 @@
+"""One LIST of every Pod, in a process of its own, so its peak RSS is the path's alone.
+
+``python _op_list_child.py {ours|models} URL PAGE_SIZE`` prints one JSON object:
+objects held at the end, seconds, and peak RSS before and after the LIST.
+
+Peak RSS is the kernel's high-water mark of this process's own memory
+(``VmHWM``), not ``ru_maxrss``: Linux carries ``ru_maxrss`` across ``execve``,
+so a child of the bench process (which holds every page in memory) would
+report at least the parent's size.
+
+* ``ours``: the operator's own path, :class:`obsyk_operator.watching.KindWatcher`'s
+  ``relist`` over :class:`obsyk_operator.kube_api.KubeApi` (raw JSON, orjson),
+  each Pod extracted and its record hashed into the local cache.
+* ``models``: ``CoreV1Api.list_pod_for_all_namespaces`` page by page, the
+  official client's default model deserialisation, every ``V1Pod`` kept by uid
+  as an informer's store would.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s_client
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory since it was exec'd (``VmHWM``, in KiB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status (not Linux?)")
+
+
+class _NoSink:
+    def publish(self, change: Any) -> None:
+        raise AssertionError("a first LIST publishes nothing")
+
+    def kind_synced(self, kind: str) -> None:
+        pass
+
+
+def list_ours(api_client: k8s_client.ApiClient, page_size: int) -> int:
+    from obsyk_core import build_plugin_manager
+    from obsyk_operator.kube_api import KubeApi
+    from obsyk_operator.local_cache import LocalCache
+    from obsyk_operator.watching import KindWatcher
+
+    kind = build_plugin_manager().kinds.by_kind("Pod")
+    cache = LocalCache(["Pod"])
+    watcher = KindWatcher(
+        kind="Pod",
+        path="/api/v1/pods",
+        api=KubeApi(api_client),
+        extract=kind.extract,
+        cache=cache["Pod"],
+        sink=_NoSink(),
+        stop=threading.Event(),
+        page_size=page_size,
+    )
+    watcher.relist()
+    return len(cache["Pod"])
+
+
+def list_models(api_client: k8s_client.ApiClient, page_size: int) -> int:
+    core = k8s_client.CoreV1Api(api_client)
+    store: dict[str, Any] = {}
+    token: str | None = None
+    while True:
+        if token:
+            page = core.list_pod_for_all_namespaces(limit=page_size, _continue=token)
+        else:
+            page = core.list_pod_for_all_namespaces(limit=page_size)
+        for pod in page.items:
+            store[pod.metadata.uid] = pod
+        token = page.metadata._continue
+        if not token:
+            return len(store)
+
+
+PATHS = {"ours": list_ours, "models": list_models}
+
+
+def run(path: str, url: str, page_size: int) -> dict[str, Any]:
+    configuration = k8s_client.Configuration(host=url)
+    api_client = k8s_client.ApiClient(configuration)
+    before = peak_rss_mib()
+    start = time.perf_counter()
+    objects = PATHS[path](api_client, page_size)
+    seconds = time.perf_counter() - start
+    return {
+        "path": path,
+        "objects": objects,
+        "seconds": round(seconds, 3),
+        "objects_per_s": round(objects / seconds, 1),
+        "rss_before_mib": before,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(sys.argv[1], sys.argv[2], int(sys.argv[3]))))

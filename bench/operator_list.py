@@ -1,0 +1,118 @@
+"""The operator's LIST of 100,000 Pods against the official client's model deserialisation.
+
+Serves N realistic Pods (``obsyk_plugins.core_kinds.samples``, as the API
+server returns them: managedFields, status, env values) from pre-serialised
+pages on a local HTTP server, then LISTs them all, page by page with the same
+page size, in a fresh subprocess per path so each peak RSS is that path's own:
+
+* ``ours``: ``KindWatcher.relist`` (raw JSON + orjson, extract, hash, local cache);
+* ``models``: ``CoreV1Api.list_pod_for_all_namespaces``, default model
+  deserialisation, every ``V1Pod`` held by uid like an informer's store.
+
+Targets: ``ours`` peak RSS <= 256 MiB and >= 5x faster than ``models``.
+Prints one JSON object.  ``--quick`` runs small sizes for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from _op_pages import PageServer, realistic_pods, serialise_pages
+from machine_info import machine_info
+
+DEFAULT_PODS = 100_000
+QUICK_PODS = 5_000
+PAGE_SIZE = 500
+CHILD = Path(__file__).with_name("_op_list_child.py")
+RSS_TARGET_MIB = 256
+SPEED_TARGET = 5.0
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, help=f"Pods in the LIST (default {DEFAULT_PODS})")
+    parser.add_argument("--page-size", type=int, default=PAGE_SIZE)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--skip-models", action="store_true", help="measure only our path (the slow one is models)"
+    )
+    args = parser.parse_args(argv)
+    if args.pods is None:
+        args.pods = QUICK_PODS if args.quick else DEFAULT_PODS
+    if args.pods < 1 or args.page_size < 1:
+        parser.error("sizes must be positive")
+    return args
+
+
+def list_in_subprocess(path: str, url: str, page_size: int) -> dict[str, Any]:
+    """Run one path in a fresh interpreter; its JSON line is the last line it prints."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, str(CHILD), path, url, str(page_size)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{path} LIST failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    start = time.perf_counter()
+    pages = serialise_pages(realistic_pods(args.pods), args.page_size)
+    build_seconds = time.perf_counter() - start
+    list_bytes = sum(len(page) for page in pages)
+    results: dict[str, Any] = {}
+    with PageServer(pages, args.page_size) as server:
+        for path in ("ours",) if args.skip_models else ("ours", "models"):
+            served = server.served
+            results[path] = list_in_subprocess(path, server.url, args.page_size)
+            results[path]["pages_fetched"] = server.served - served
+            if results[path]["objects"] != args.pods:
+                raise RuntimeError(f"{path} holds {results[path]['objects']} of {args.pods} Pods")
+    ours = results["ours"]
+    report: dict[str, Any] = {
+        "benchmark": "operator_list",
+        "machine": machine_info(load_average=list(os.getloadavg())),
+        "pods": args.pods,
+        "page_size": args.page_size,
+        "pages": len(pages),
+        "list_bytes": list_bytes,
+        "mean_pod_bytes": round(list_bytes / args.pods),
+        "build_seconds": round(build_seconds, 3),
+        "ours": ours,
+        "targets": {
+            "ours_peak_rss_mib": RSS_TARGET_MIB,
+            "rss_met": ours["peak_rss_mib"] <= RSS_TARGET_MIB,
+        },
+    }
+    if "models" in results:
+        models = results["models"]
+        speedup = round(models["seconds"] / ours["seconds"], 2)
+        report["models"] = models
+        report["speedup_ours_over_models"] = speedup
+        report["rss_ratio_models_over_ours"] = round(
+            models["peak_rss_mib"] / ours["peak_rss_mib"], 2
+        )
+        report["targets"].update(speedup=SPEED_TARGET, speedup_met=speedup >= SPEED_TARGET)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    print(json.dumps(run(args), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -40,6 +40,11 @@ def storage_errors() -> Iterator[None]:
         if error.connection_invalidated:
             raise StorageError(f"database connection lost: {_describe(error)}") from error
         raise
+    except sa_exc.StatementError as error:
+        # A value our types refused (a naive datetime...): the caller's mistake, said plainly.
+        if isinstance(error.orig, ValueError):
+            raise error.orig from None
+        raise
 
 
 def _describe(error: Exception) -> str:

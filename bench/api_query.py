@@ -183,6 +183,12 @@ def api_path(triple: Triple) -> str:
     return f"/api/v1/clusters/{cluster_id}/agents?{urlencode(query)}"
 
 
+def raw_params(triple: Triple) -> tuple[Any, ...]:
+    cluster_id, namespace, app = triple
+    # One more row than the page, as the API asks, to know whether a next page exists.
+    return (cluster_id, "Pod", namespace, Jsonb({LABEL_KEY: app}), PAGE_LIMIT + 1)
+
+
 def measure(url: str, token: str, triples: list[Triple], warmup: list[Triple]) -> dict[str, Any]:
     from reference_app.app import close_app, create_app
 
@@ -240,10 +246,8 @@ def measure(url: str, token: str, triples: list[Triple], warmup: list[Triple]) -
                     api_seconds.append(middle - start)
                     raw_seconds.append(end - middle)
                     matched += api_items
-                cluster_id, namespace, app_name = triples[0]
                 plan = conn.execute(
-                    "EXPLAIN ANALYZE " + RAW_QUERY,
-                    (cluster_id, "Pod", namespace, Jsonb({LABEL_KEY: app_name}), PAGE_LIMIT + 1),
+                    "EXPLAIN ANALYZE " + RAW_QUERY, raw_params(triples[0])
                 ).fetchall()
         finally:
             close_app(app)

@@ -271,7 +271,10 @@ def _present_check(
         output = convert(value)
         if output is INVALID:
             return False
-        return all(validator_check(output) for validator_check in checks)
+        for validator_check in checks:  # noqa: SIM110 - a loop beats all(genexpr) here
+            if not validator_check(output):
+                return False
+        return True
 
     return check_with_validators
 
@@ -281,22 +284,26 @@ def _mapping_check(
 ) -> Callable[[Any], bool]:
     known = frozenset(by_key)
     field_checks = tuple((key, compiled.check) for key, compiled in by_key.items())
+    # Two flat dicts rather than one of tuples: no unpacking on the hot path.
+    valid_types = {key: compiled.always_valid for key, compiled in by_key.items()}
+    checks = dict(field_checks)
 
     def check(data: Any) -> bool:
         if type(data) is dict:
-            # Walk the keys present (records are sparse), then the required
-            # ones absent: the same verdict as Schema._deserialize's
-            # data.get() per declared field, for a plain dict.
+            # Walk the keys present (records are sparse) rather than every
+            # declared field: for a plain dict, the same verdict as
+            # Schema._deserialize's data.get() per declared field.
+            for key in required:
+                if key not in data:
+                    return False
             for key, value in data.items():
-                compiled = by_key.get(key)
-                if compiled is None:
+                always_valid = valid_types.get(key)
+                if always_valid is None:
                     if raise_unknown:
                         return False
-                    continue
-                always_valid, field_check = compiled
-                if type(value) not in always_valid and not field_check(value):
+                elif type(value) not in always_valid and not checks[key](value):
                     return False
-            return all(key in data for key in required)
+            return True
         if not isinstance(data, Mapping):
             return False
         for key, field_check in field_checks:
@@ -310,9 +317,9 @@ def _mapping_check(
 def _all_valid(items: Iterable[Any], always_valid: frozenset[type], check: Checker) -> bool:
     # Labels, annotations and string lists are long and uniform: one C-level
     # pass over the item types settles them without a Python call per item.
-    if always_valid.issuperset(map(type, items)):
+    if always_valid and always_valid.issuperset(map(type, items)):
         return True
-    return all(type(item) in always_valid or check(item) for item in items)
+    return all(map(check, items))
 
 
 def _many(check: Callable[[Any], bool]) -> Callable[[Any], bool]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import ClusterKeys
+from app_support import ClusterKeys
 from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import JWT_BEARER, PUBLIC_URL, assertion
+from app_support import JWT_BEARER, PUBLIC_URL, assertion
 from flask import Flask
 from flask.testing import FlaskCliRunner
 

@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import embedded_config
+from app_support import embedded_config
 
 from reference_app import create_app
 from reference_app.app import close_app

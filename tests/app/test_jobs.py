@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import ClusterKeys, embedded_config
+from app_support import ClusterKeys, embedded_config
 from flask import Flask
 
 from obsyk_core.storage import Organization, ResourceQuery, StagedChunk, Storage
@@ -274,7 +274,7 @@ def test_embedded_restart_applies_what_the_previous_process_staged(tmp_path: Pat
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_rq_scheduler_recovers_a_snapshot_lost_with_its_queue(postgres_app: Flask) -> None:
-    from conftest import drain_jobs, new_cluster, new_org
+    from app_support import drain_jobs, new_cluster, new_org
 
     from reference_app.jobs.periodic import build_cron_scheduler
     from reference_app.jobs.queue import RqJobQueue

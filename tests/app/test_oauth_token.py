@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import JWT_BEARER, PUBLIC_URL, ClusterKeys, assertion
+from app_support import JWT_BEARER, PUBLIC_URL, ClusterKeys, assertion
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask

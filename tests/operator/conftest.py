@@ -17,21 +17,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_platform import FakePlatform
 from kube_server import KubeServer
+from operator_support import operator_settings
 
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.plugins import build_plugin_manager
 from obsyk_operator.operator import Operator
-from obsyk_operator.settings import (
-    KubeSettings,
-    LeaderSettings,
-    PlatformSettings,
-    SelectionSettings,
-    Settings,
-    ShippingSettings,
-)
 
 #: Enough kinds to cover namespaced, cluster-scoped and the hashed ones, without 20 watches.
-TEST_KINDS = frozenset({"Namespace", "Pod", "ConfigMap", "Secret", "Deployment", "Node"})
 
 
 @pytest.fixture(scope="session")
@@ -58,38 +50,6 @@ def platform(kind_registry: KindRegistry) -> Iterator[FakePlatform]:
     fake.start()
     yield fake
     fake.stop()
-
-
-def operator_settings(
-    *,
-    platform_url: str,
-    client_id: str,
-    private_key_pem: str,
-    kubeconfig: Path,
-    kinds: frozenset[str] | None = TEST_KINDS,
-    shipping: dict[str, Any] | None = None,
-    leader: LeaderSettings | None = None,
-    **overrides: Any,
-) -> Settings:
-    """Settings with test-sized intervals: everything happens within a second or two."""
-    return Settings(
-        cluster_name="test-cluster",
-        platform=PlatformSettings(
-            url=platform_url, client_id=client_id, private_key_pem=private_key_pem
-        ),
-        kube=KubeSettings(kubeconfig=str(kubeconfig), list_page_size=3, request_timeout=5.0),
-        selection=SelectionSettings(kinds=kinds),
-        shipping=ShippingSettings(
-            **{
-                "initial_backoff": 0.05,
-                "max_backoff": 0.5,
-                "heartbeat_interval": 0.3,
-                **(shipping or {}),
-            }
-        ),
-        leader=leader or LeaderSettings(),
-        **{"health_port": None, "metrics_port": None, **overrides},
-    )
 
 
 @pytest.fixture

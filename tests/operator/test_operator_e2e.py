@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import operator_settings
 from kube_server import KubeServer
+from operator_support import operator_settings
 from test_operator_sync import pod
 from werkzeug.serving import make_server
 

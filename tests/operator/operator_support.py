@@ -1,0 +1,50 @@
+"""Helpers shared by the operator tests (imported by conftest.py and by tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from obsyk_operator.settings import (
+    KubeSettings,
+    LeaderSettings,
+    PlatformSettings,
+    SelectionSettings,
+    Settings,
+    ShippingSettings,
+)
+
+#: Enough kinds to cover namespaced, cluster-scoped and the hashed ones, without 20 watches.
+TEST_KINDS = frozenset({"Namespace", "Pod", "ConfigMap", "Secret", "Deployment", "Node"})
+
+
+def operator_settings(
+    *,
+    platform_url: str,
+    client_id: str,
+    private_key_pem: str,
+    kubeconfig: Path,
+    kinds: frozenset[str] | None = TEST_KINDS,
+    shipping: dict[str, Any] | None = None,
+    leader: LeaderSettings | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Settings with test-sized intervals: everything happens within a second or two."""
+    return Settings(
+        cluster_name="test-cluster",
+        platform=PlatformSettings(
+            url=platform_url, client_id=client_id, private_key_pem=private_key_pem
+        ),
+        kube=KubeSettings(kubeconfig=str(kubeconfig), list_page_size=3, request_timeout=5.0),
+        selection=SelectionSettings(kinds=kinds),
+        shipping=ShippingSettings(
+            **{
+                "initial_backoff": 0.05,
+                "max_backoff": 0.5,
+                "heartbeat_interval": 0.3,
+                **(shipping or {}),
+            }
+        ),
+        leader=leader or LeaderSettings(),
+        **{"health_port": None, "metrics_port": None, **overrides},
+    )

@@ -29,8 +29,9 @@ it with :func:`register_field_checker`.
 
 The semantics mirrored are marshmallow 4's (``Field.deserialize``,
 ``Schema._deserialize``, ``Nested``, ``List``, ``Mapping``, ``String``,
-``Integer``...); tests/core/test_fastcheck.py checks the predicate against
-marshmallow itself on thousands of records.
+``Integer``...), and nothing is compiled under another major version;
+tests/core/test_fastcheck.py checks the predicate against marshmallow itself
+on thousands of records.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, Final, NamedTuple
 
 import marshmallow
@@ -141,7 +143,21 @@ def predicate_for(schema_class: type[marshmallow.Schema]) -> Predicate | None:
 
 def compile_schema(schema: marshmallow.Schema) -> Predicate | None:
     """Compile ``schema.validate(data) == {}`` into a predicate, or ``None`` if not understood."""
+    if not _MIRRORS_INSTALLED_MARSHMALLOW:
+        return None
     return SchemaCompiler().schema(schema)
+
+
+def _installed_marshmallow_major() -> int | None:
+    try:
+        return int(metadata.version("marshmallow").split(".")[0])
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+# The loading internals mirrored here are marshmallow 4's; under another major
+# version every schema is left to marshmallow rather than risk a wrong "valid".
+_MIRRORS_INSTALLED_MARSHMALLOW = _installed_marshmallow_major() == 4
 
 
 class _Uncompilable(Exception):
@@ -239,7 +255,7 @@ class SchemaCompiler:
         for name in _MIRRORED_SCHEMA_METHODS:
             if getattr(cls, name) is not getattr(marshmallow.Schema, name):
                 raise _Uncompilable(f"{cls.__name__} overrides {name}")
-        if any(schema._hooks.get(tag) for tag in _LOAD_HOOKS):
+        if any(hooks and tag in _LOAD_HOOKS for tag, hooks in schema._hooks.items()):
             raise _Uncompilable(f"{cls.__name__} has load hooks")
         if schema.partial not in (None, False):
             raise _Uncompilable(f"{cls.__name__} is partial")

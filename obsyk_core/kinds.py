@@ -22,6 +22,8 @@ from obsyk_core import fastcheck
 RawObject = Mapping[str, Any]
 #: The per-kind record of CONTRACT.md section 4 (JSON-serialisable).
 Record = dict[str, Any]
+#: Raw object -> record: what a kind's ``extract`` is.
+Extractor = Callable[[RawObject], Record]
 
 CATEGORIES = ("Workloads", "Network", "Config", "Storage", "RBAC", "Cluster", "Events")
 
@@ -53,6 +55,12 @@ class ResourceKind:
     ``extract`` turns a raw API object into the record and must apply every
     security rule of CONTRACT.md section 4; ``schema`` validates a record on the
     platform (unknown fields must be tolerated: ``unknown = INCLUDE``).
+
+    ``data_hash_extractor`` is for kinds whose values must never leave the
+    cluster (Secret, ConfigMap): given the operator's per-installation HMAC key,
+    it returns an extractor that also adds ``data_hashes`` (the "secrets hashed
+    before transmission" extension of CONTRACT.md section 4).  ``None``: the
+    kind has nothing to hash.
     """
 
     kind: str
@@ -64,6 +72,7 @@ class ResourceKind:
     extract: Callable[[RawObject], Record]
     schema: type[marshmallow.Schema]
     display: DisplayHints
+    data_hash_extractor: Callable[[bytes], Extractor] | None = field(default=None, compare=False)
     #: Name of the plugin that declared the kind; filled by the registry.
     plugin: str = field(default="", compare=False)
 

@@ -21,8 +21,8 @@ import structlog
 from obsyk_core.kinds import KindRegistry, ResourceKind
 from obsyk_core.plugins import build_plugin_manager
 from obsyk_operator.changes import Change
-from obsyk_operator.cluster_secrets import load_or_create_hmac_key
-from obsyk_operator.data_hashes import HASHED_KINDS, with_data_hashes
+from obsyk_operator.cluster_secrets import SecretError, load_or_create_hmac_key
+from obsyk_operator.data_hashes import SecretRef, with_data_hashes
 from obsyk_operator.health import HealthServer
 from obsyk_operator.kube_api import KubeApi, KubeApiError, collection_path, load_api_client
 from obsyk_operator.leader import LeaseElector
@@ -238,17 +238,20 @@ class Operator:
 
     def _apply_data_hashes(self, kube: KubeApi, kinds: list[ResourceKind]) -> list[ResourceKind]:
         config = self.settings.data_hashes
-        if not config.enabled or not any(k.kind in HASHED_KINDS for k in kinds):
+        if not config.enabled or not any(k.data_hash_extractor for k in kinds):
             return kinds
+        key_secret = SecretRef(config.namespace, config.secret_name)
         try:
             key = load_or_create_hmac_key(kube, namespace=config.namespace, name=config.secret_name)
-        except KubeApiError as exc:
+            return [with_data_hashes(k, key, key_secret=key_secret) for k in kinds]
+        except (KubeApiError, SecretError, ValueError) as exc:
             # The extension is optional: upstream's record (key names only) is still correct.
             log.warning(
-                "data hashes disabled: cannot read or create the key secret", error=str(exc)
+                "data hashes disabled: no usable key in secret",
+                secret=f"{config.namespace}/{config.secret_name}",
+                error=str(exc),
             )
             return kinds
-        return [with_data_hashes(k, key) if k.kind in HASHED_KINDS else k for k in kinds]
 
     def _leadership(self) -> Callable[[], bool]:
         leader = self.settings.leader

@@ -11,8 +11,9 @@ an operator that holds a per-installation key builds its extractors with
 then tell *that* a value changed without being able to learn or guess it; the
 key never leaves the cluster.  We chose factories (rather than a flag on one
 extractor) because a :class:`~obsyk_core.kinds.ResourceKind` holds a
-one-argument ``extract``: the operator swaps it with
-``dataclasses.replace(kind, extract=make_secret_extractor(key))``.  The value
+one-argument ``extract``: the kinds declare them as their
+``data_hash_extractor``, and the operator, which holds the key, swaps
+``extract`` for ``kind.data_hash_extractor(key)``.  The value
 hashed is the decoded bytes (a Secret's base64 is undone first), so the hash
 names the value itself, not its transport encoding.  :func:`secret_data_hashes` and
 :func:`configmap_data_hashes` are the building blocks for anyone composing
@@ -27,7 +28,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
+from obsyk_core.kinds import DisplayHints, Extractor, RawObject, Record, ResourceKind
 from obsyk_plugins.core_kinds.metadata import base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     NamespacedRecordSchema,
@@ -36,8 +37,6 @@ from obsyk_plugins.core_kinds.record_schema import (
     string_list,
     string_map,
 )
-
-Extractor = Callable[[RawObject], Record]
 
 #: Shorter keys are guessable enough to defeat the point of hashing.
 MIN_HMAC_KEY_BYTES = 16
@@ -154,6 +153,7 @@ CONFIGMAP = ResourceKind(
     snapshot_key="configmaps",
     extract=extract_configmap,
     schema=ConfigMapSchema,
+    data_hash_extractor=make_configmap_extractor,
     display=DisplayHints(
         category="Config",
         columns=("name", "namespace", "data_keys", "immutable", "k8s_created_at"),
@@ -170,6 +170,7 @@ SECRET = ResourceKind(
     snapshot_key="secrets",
     extract=extract_secret,
     schema=SecretSchema,
+    data_hash_extractor=make_secret_extractor,
     display=DisplayHints(
         category="Config",
         columns=("name", "namespace", "type", "data_keys", "k8s_created_at"),

@@ -34,6 +34,7 @@ from obsyk_core.storage import (
     Storage,
     StoredState,
     Tombstone,
+    Touch,
 )
 
 
@@ -201,6 +202,7 @@ class _Plan:
         self.result = IngestResult()
         self._rows: dict[str, ResourceRow] = {}
         self._tombstones: dict[str, Tombstone] = {}
+        self._touches: dict[str, Touch] = {}
         self._versions: list[ResourceVersion] = []
 
     @property
@@ -209,6 +211,7 @@ class _Plan:
             upserts=list(self._rows.values()),
             tombstones=list(self._tombstones.values()),
             versions=self._versions,
+            touches=list(self._touches.values()),
         )
 
     def _is_stale(self, state: StoredState | None, resource_version: int | None) -> bool:
@@ -235,7 +238,7 @@ class _Plan:
         if state is not None and state.deleted_at is None:
             if state.content_hash == item.content_hash:
                 self.result.unchanged += 1
-                return None
+                return self._touch(state, resource_version)
             change = ChangeType.MODIFIED
             self.result.modified += 1
         else:
@@ -243,6 +246,7 @@ class _Plan:
             self.result.added += 1
         now = self.received_at
         self._tombstones.pop(item.uid, None)
+        self._touches.pop(item.uid, None)
         self._rows[item.uid] = ResourceRow(
             cluster_id=self.cluster_id,
             uid=item.uid,
@@ -273,6 +277,20 @@ class _Plan:
             None,
         )
 
+    def _touch(self, state: StoredState, resource_version: int | None) -> StoredState | None:
+        """Remember a newer version of unchanged content, so an older change can't win later."""
+        if resource_version is None:
+            return None  # snapshots carry no version: a re-sent snapshot writes nothing
+        now = self.received_at
+        pending = self._rows.get(state.uid)
+        if pending is not None:
+            self._rows[state.uid] = dataclasses.replace(
+                pending, resource_version=resource_version, observed_at=now
+            )
+        else:
+            self._touches[state.uid] = Touch(state.uid, resource_version, now)
+        return dataclasses.replace(state, resource_version=resource_version, observed_at=now)
+
     def delete(self, event: ResourceEvent, state: StoredState | None) -> StoredState | None:
         if state is None or state.deleted_at is not None:
             # A delete of something unknown or already gone changes nothing.
@@ -302,6 +320,7 @@ class _Plan:
                 pending, deleted_at=now, resource_version=resource_version
             )
         else:
+            self._touches.pop(state.uid, None)
             self._tombstones[state.uid] = Tombstone(state.uid, now, resource_version, now)
         self._record(
             ChangeType.DELETED,

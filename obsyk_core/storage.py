@@ -166,6 +166,19 @@ class Tombstone:
 
 
 @dataclass(frozen=True, slots=True)
+class Touch:
+    """A live row seen again, unchanged, at a newer resource version.
+
+    Only the ordering columns move (no history, ``updated_at`` kept): without
+    it, A@5 then A@7 then a late B@6 would let B overwrite the newer A.
+    """
+
+    uid: str
+    resource_version: int
+    observed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceVersion:
     """One entry of a resource's history: the state after a real change."""
 
@@ -186,15 +199,19 @@ class ChangeSet:
     """Everything one ingestion writes, applied atomically by :meth:`IngestTransaction.write`.
 
     ``upserts`` insert or fully replace rows (a stored ``first_seen_at`` is kept);
-    ``tombstones`` mark live rows deleted; ``versions`` are appended to history.
+    ``tombstones`` mark live rows deleted; ``touches`` set only
+    ``resource_version`` and ``observed_at`` of live rows; ``versions`` are
+    appended to history.  A uid appears in at most one of upserts, tombstones
+    and touches.
     """
 
     upserts: list[ResourceRow] = field(default_factory=list)
     tombstones: list[Tombstone] = field(default_factory=list)
     versions: list[ResourceVersion] = field(default_factory=list)
+    touches: list[Touch] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.upserts or self.tombstones or self.versions)
+        return bool(self.upserts or self.tombstones or self.versions or self.touches)
 
 
 #: Keyset-pagination position: (kind, namespace or "", name, cluster_id, uid).
@@ -315,8 +332,9 @@ class Storage(abc.ABC):
     def get_membership(self, org_id: str, user_id: str) -> Membership | None: ...
 
     @abc.abstractmethod
-    def create_api_token(self, org_id: str, user_id: str, token_hash: str, name: str) -> ApiToken:
-        ...
+    def create_api_token(
+        self, org_id: str, user_id: str, token_hash: str, name: str
+    ) -> ApiToken: ...
 
     @abc.abstractmethod
     def find_api_token(self, token_hash: str) -> ApiToken | None:

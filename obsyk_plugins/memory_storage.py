@@ -136,6 +136,12 @@ def _apply_changes(
             resource_version=tombstone.resource_version,
             observed_at=tombstone.observed_at,
         )
+    for touch in changes.touches:
+        stored = rows.get(touch.uid) or base.get(touch.uid)
+        if stored is not None:
+            rows[touch.uid] = dataclasses.replace(
+                stored, resource_version=touch.resource_version, observed_at=touch.observed_at
+            )
 
 
 def _seen(cluster: Cluster, seen: ClusterSeen) -> Cluster:

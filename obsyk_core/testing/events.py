@@ -61,6 +61,22 @@ class EventConformance(ConformanceBase):
         assert row.resource_version == 30
         assert len(obsyk_storage.resource_history(cluster.id, "p1")) == 2
 
+    def test_unchanged_content_at_a_newer_version_still_blocks_older_changes(
+        self, obsyk_storage: Storage
+    ) -> None:
+        cluster = self.new_cluster(obsyk_storage)
+        events(obsyk_storage, cluster.id, at(1), added(pod("p1", image="app:a"), rv=5))
+        # The object was touched (e.g. a status heartbeat) without a change in the record.
+        same = events(obsyk_storage, cluster.id, at(2), modified(pod("p1", image="app:a"), rv=7))
+        assert same.changed == 0
+        row = obsyk_storage.get_resource(cluster.id, "p1")
+        assert row is not None and row.resource_version == 7 and row.updated_at == at(1)
+        late = events(obsyk_storage, cluster.id, at(3), modified(pod("p1", image="app:b"), rv=6))
+        assert late.stale == 1 and late.changed == 0
+        row = obsyk_storage.get_resource(cluster.id, "p1")
+        assert row is not None and row.record["containers"][0]["image"] == "app:a"
+        assert len(obsyk_storage.resource_history(cluster.id, "p1")) == 1
+
     def test_without_resource_version_arrival_order_wins(self, obsyk_storage: Storage) -> None:
         cluster = self.new_cluster(obsyk_storage)
         events(obsyk_storage, cluster.id, at(1), added(pod("p1", image="app:1")))

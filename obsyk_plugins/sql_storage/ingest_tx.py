@@ -150,6 +150,26 @@ class SqlIngestTransaction(IngestTransaction):
                         for tombstone in changes.tombstones
                     ],
                 )
+            if changes.touches:
+                self.connection.execute(
+                    update(ResourceModel)
+                    .where(
+                        ResourceModel.cluster_id == self.cluster_id,
+                        ResourceModel.uid == bindparam("b_uid"),
+                    )
+                    .values(
+                        resource_version=bindparam("b_resource_version"),
+                        observed_at=bindparam("b_observed_at"),
+                    ),
+                    [
+                        {
+                            "b_uid": touch.uid,
+                            "b_resource_version": touch.resource_version,
+                            "b_observed_at": touch.observed_at,
+                        }
+                        for touch in changes.touches
+                    ],
+                )
             if changes.versions:
                 self.connection.execute(
                     insert(ResourceVersionModel),

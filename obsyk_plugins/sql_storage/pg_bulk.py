@@ -62,6 +62,14 @@ _TOMBSTONE = (
     " WHERE r.cluster_id = %s AND r.uid = t.uid"
 )
 
+_TOUCH = (
+    "UPDATE resources AS r SET resource_version = t.resource_version,"
+    " observed_at = t.observed_at"
+    " FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[])"
+    " AS t(uid, resource_version, observed_at)"
+    " WHERE r.cluster_id = %s AND r.uid = t.uid"
+)
+
 
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -138,6 +146,17 @@ class PostgresIngestTransaction(SqlIngestTransaction):
                 self._write_upserts(cursor, changes.upserts)
             if changes.tombstones:
                 self._tombstone(cursor, changes.tombstones)
+            if changes.touches:
+                touches = changes.touches
+                cursor.execute(
+                    _TOUCH,
+                    [
+                        [t.uid for t in touches],
+                        [t.resource_version for t in touches],
+                        [t.observed_at for t in touches],
+                        self.cluster_id,
+                    ],
+                )
             if changes.versions:
                 self._append_versions(cursor, changes.versions, changes.upserts)
 

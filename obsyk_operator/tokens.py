@@ -6,6 +6,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 
 import requests
 from joserfc import jwt
@@ -44,14 +46,24 @@ def load_private_key(pem: str) -> ECKey:
     return key
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (only the delta-seconds form; an HTTP date is ignored)."""
+def retry_after_seconds(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """``Retry-After`` in seconds from now, given as delta-seconds or as an HTTP date (RFC 9110).
+
+    A date in the past means "now" (0); a value that is neither form is ignored (``None``).
+    """
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" parses naive; RFC 9110 dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
 
 
 class TokenManager:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from email.utils import formatdate
 
 from fake_platform import FakePlatform
 from kube_server import KubeServer
@@ -65,6 +66,21 @@ def test_429_retry_after_is_honoured(
     assert len(attempts) == 2
     # Our own backoff is capped at 0.5 s in tests: only Retry-After explains a 1 s wait.
     assert attempts[1].at - attempts[0].at >= 0.95
+
+
+def test_503_retry_after_as_an_http_date_is_honoured(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    start_operator(shipping={"heartbeat_interval": 60})
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    # HTTP dates have whole seconds: three seconds ahead is at least two from now.
+    platform.script(503, headers={"Retry-After": formatdate(time.time() + 3, usegmt=True)})
+    kube.add("pods", pod("patient"))
+    platform.wait_for(lambda: "patient" in platform.names("Pod"), timeout=10)
+    attempts = [r for r in platform.received if r.path.endswith("/events")]
+    assert len(attempts) == 2
+    # Our own backoff is capped at 0.5 s in tests: only the date explains this wait.
+    assert attempts[1].at - attempts[0].at >= 1.5
 
 
 def test_5xx_is_retried_with_backoff(

@@ -14,6 +14,7 @@ import orjson
 from obsyk_core.ingest import IncomingResource, IngestResult, reconcile_snapshot
 from obsyk_core.storage import ClusterSeen, StagedChunk
 from obsyk_core.wire import BodyError, parse_snapshot
+from reference_app.jobs.notifications import announce_changes
 from reference_app.state import get_state
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,9 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
         cluster_id,
         result.changed,
     )
-    # Already in the background and committed: notify here rather than queue another job.
-    for change in result.changes:
-        state.plugins.notify_resource_changed(change)
+    # The same path as the agent endpoints: one queued job per batch, so a slow
+    # plugin never holds up the next staged snapshot.
+    announce_changes(state, result)
     return result
 
 

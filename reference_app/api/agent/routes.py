@@ -20,7 +20,6 @@ from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snap
 from reference_app.api.agent.binding import ensure_cluster_bound
 from reference_app.api.agent.body import body_errors, read_json_body
 from reference_app.api.agent.drift import kinds_to_resync
-from reference_app.api.agent.notify import announce_changes
 from reference_app.api.agent.schemas import (
     EventsAcceptedSchema,
     HeartbeatAnswerSchema,
@@ -29,6 +28,7 @@ from reference_app.api.agent.schemas import (
 from reference_app.api.agent.staging import stage_snapshot
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.auth.guards import agent_required, current_agent
+from reference_app.jobs.notifications import announce_changes
 from reference_app.state import get_state
 
 blp = ApiBlueprint(

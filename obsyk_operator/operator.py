@@ -65,6 +65,16 @@ def select_kinds(registry: KindRegistry, selection: SelectionSettings) -> list[R
     return [kind for kind in registry if kind.kind in wanted]
 
 
+def kubernetes_version(kube: KubeApi) -> str | None:
+    """The API server's ``gitVersion``; ``None`` (snapshots go without it) if unreadable."""
+    try:
+        version = kube.get("/version").get("gitVersion")
+    except KubeApiError as exc:
+        log.warning("cannot read the Kubernetes version", error=str(exc))
+        return None
+    return str(version) if version else None
+
+
 class _QueueSink:
     """Connects watchers to the queue and tells the operator when every kind is listed."""
 
@@ -150,6 +160,7 @@ class Operator:
             cluster_uid=str(namespace["metadata"]["uid"]),
             cluster_name=s.cluster_name,
             agent_version=s.agent_version,
+            kubernetes_version=kubernetes_version(kube),
         )
         kinds = self._apply_data_hashes(kube, kinds)
 

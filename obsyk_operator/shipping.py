@@ -69,6 +69,8 @@ class ClusterIdentity:
     cluster_uid: str
     cluster_name: str
     agent_version: str = "dev"
+    #: The API server's ``gitVersion`` (``v1.30.2``); ``None`` when ``/version`` was unreadable.
+    kubernetes_version: str | None = None
 
 
 def snapshot_bodies(
@@ -83,6 +85,8 @@ def snapshot_bodies(
         "cluster_name": cluster.cluster_name,
         "agent_version": cluster.agent_version,
     }
+    if cluster.kubernetes_version:
+        header["kubernetes_version"] = cluster.kubernetes_version
     sizes = {
         key: [len(orjson.dumps(record)) + 1 for record in records]
         for key, records in records_by_key.items()

@@ -168,7 +168,17 @@ class FakePlatform:
         return 404, {}, {"error": "not found"}
 
     def _snapshot(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-        meta = {"cluster_uid", "cluster_name", "agent_version", "snapshot_id", "chunk", "final"}
+        meta = {
+            "cluster_uid",
+            "cluster_name",
+            "agent_version",
+            "kubernetes_version",
+            "platform",
+            "region",
+            "snapshot_id",
+            "chunk",
+            "final",
+        }
         if not self.supports_extensions and meta & body.keys() & {"snapshot_id", "chunk", "final"}:
             return 422, {}, {"error": "unknown fields"}
         if "snapshot_id" in body:

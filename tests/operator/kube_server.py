@@ -123,6 +123,13 @@ class KubeServer:
         self.bookmark_interval = bookmark_interval
         #: True: a too-old watch gets HTTP 410; False: HTTP 200 then an ERROR event (like etcd).
         self.gone_as_http = gone_as_http
+        #: What ``/version`` answers; ``None``: 403, as for a client RBAC keeps from it.
+        self.version_info: dict[str, str] | None = {
+            "major": "1",
+            "minor": "30",
+            "gitVersion": "v1.30.0",
+            "platform": "test",
+        }
         self.requests: Counter[tuple[str, str]] = Counter()
         self.authorizations: list[str] = []
         self._lock = threading.RLock()
@@ -362,9 +369,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str, path: str, query: dict[str, str]) -> None:
         segments = [s for s in path.split("/") if s]
         if path == "/version":
-            return self._send_json(
-                200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0", "platform": "test"}
-            )
+            if self.kube.version_info is None:
+                return self._send_json(403, _status(403, "Forbidden", "forbidden: /version"))
+            return self._send_json(200, self.kube.version_info)
         if segments == ["api"]:
             return self._send_json(200, {"kind": "APIVersions", "versions": ["v1"]})
         if segments == ["apis"]:

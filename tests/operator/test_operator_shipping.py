@@ -158,6 +158,7 @@ def test_large_snapshots_are_chunked_and_committed_by_the_final_chunk(
     assert [c["chunk"] for c in chunks] == list(range(len(chunks)))
     assert [c["final"] for c in chunks] == [False] * (len(chunks) - 1) + [True]
     assert all(c["cluster_uid"] == kube.kube_system_uid for c in chunks)
+    assert all(c["kubernetes_version"] == "v1.30.0" for c in chunks)
 
 
 def test_heartbeats_carry_counts_and_digests_and_resync_answers_bring_a_snapshot(

@@ -37,6 +37,28 @@ def test_first_snapshot_carries_every_listed_object_across_pages(
     assert operator.ready.is_set()
 
 
+def test_snapshot_carries_the_api_servers_kubernetes_version(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    kube.version_info = {"major": "1", "minor": "29", "gitVersion": "v1.29.4-gke.1043"}
+    start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    [snapshot] = platform.bodies("/snapshot")
+    assert snapshot["kubernetes_version"] == "v1.29.4-gke.1043"
+
+
+def test_an_unreadable_version_leaves_it_out_and_the_snapshot_still_goes(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    kube.version_info = None
+    kube.add("pods", pod("web"))
+    start_operator()
+    platform.wait_for(lambda: platform.bodies("/snapshot"))
+    [snapshot] = platform.bodies("/snapshot")
+    assert "kubernetes_version" not in snapshot
+    assert [p["name"] for p in snapshot["pods"]] == ["web"]
+
+
 def test_snapshot_of_all_core_kinds_has_twenty_arrays(
     kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
 ) -> None:

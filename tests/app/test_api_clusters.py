@@ -171,3 +171,32 @@ def test_cluster_list_pagination(
     assert seen == ids
     bad = user.get("/api/v1/clusters", cursor="!!!")
     assert bad.status_code == 422 and list(bad.get_json()["errors"]) == ["cursor"]
+
+
+def test_revoked_credential_token_is_refused_at_once(
+    app: Flask, client: FlaskClient, make_org, make_user_token, make_cluster, agent_token
+) -> None:
+    org = make_org()
+    admin = User(client, make_user_token(org, "admin"))
+    path = "/api/v1/clusters/{}/credentials"
+
+    def heartbeat(token: str) -> int:
+        return client.post(
+            "/api/v1/agent/heartbeat",
+            json={"cluster_uid": "kube-system-uid"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+
+    # Revoking one credential by id.
+    revoked = make_cluster(org)
+    token = agent_token(revoked)
+    assert heartbeat(token) == 200  # the process now remembers "not revoked"
+    assert admin.delete(f"{path.format(revoked.cluster.id)}/{revoked.client_id}").status_code == 204
+    assert heartbeat(token) == 401
+
+    # A rotation that revokes the existing credentials.
+    rotated = make_cluster(org)
+    token = agent_token(rotated)
+    assert heartbeat(token) == 200
+    assert admin.post(path.format(rotated.cluster.id), {}).status_code == 201
+    assert heartbeat(token) == 401

@@ -5,6 +5,7 @@ Reading needs any role; changing clusters or credentials needs admin or owner.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -25,6 +26,7 @@ from reference_app.api.clusters.views import cluster_views
 from reference_app.api.cursors import encode_cursor
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.scoping import cluster_of_current_org
+from reference_app.auth.access_tokens import AccessTokens
 from reference_app.auth.credentials import (
     InvalidPublicKey,
     Registration,
@@ -69,6 +71,13 @@ def _registration_view(registration: Registration) -> dict[str, Any]:
         "private_key": registration.private_key_pem,
         "cluster": _one_view(registration.cluster),
     }
+
+
+def _forget_token_statuses(client_ids: Iterable[str]) -> None:
+    """Make revocations bite at once in this process (others re-read within a minute)."""
+    access_tokens: AccessTokens = get_state().extra["access_tokens"]
+    for client_id in client_ids:
+        access_tokens.forget(client_id)
 
 
 def _bad_public_key(error: InvalidPublicKey) -> NoReturn:
@@ -169,6 +178,10 @@ class ClusterCredentials(MethodView):
             )
         except InvalidPublicKey as error:
             _bad_public_key(error)
+        if data["revoke_existing"]:
+            _forget_token_statuses(
+                credential.client_id for credential in storage.list_credentials(cluster.id)
+            )
         return _registration_view(registration)
 
 
@@ -178,7 +191,10 @@ class ClusterCredential(MethodView):
     @blp.response(204)
     @_documented
     def delete(self, cluster_id: str, client_id: str) -> None:
-        """Revoke a credential: its access tokens stop working within a minute."""
+        """Revoke a credential: the API process answering refuses its tokens at once.
+
+        The platform's other API processes refuse them within a minute.
+        """
         storage = get_state().storage
         cluster = cluster_of_current_org(storage, cluster_id)
         credential = storage.get_credential(client_id)
@@ -186,3 +202,4 @@ class ClusterCredential(MethodView):
             abort_json(404, f"No credential {client_id!r} on this cluster.", code="not_found")
         if credential.revoked_at is None:
             storage.revoke_credential(client_id, datetime.now(UTC))
+        _forget_token_statuses([client_id])

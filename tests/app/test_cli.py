@@ -178,20 +178,40 @@ def test_clusters_register_refuses_a_non_p256_key(
     assert org is not None and get_state(app).storage.list_clusters(org.id) == []
 
 
-def test_db_upgrade_creates_the_embedded_database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _upgrade_then_use(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``obsyk db upgrade`` (twice: it is idempotent), then a server that never migrates works."""
     from click.testing import CliRunner
 
-    database = tmp_path / "fresh.sqlite3"
-    monkeypatch.setenv("OBSYK_DATABASE_URL", f"sqlite:///{database}")
+    from reference_app import create_app
+    from reference_app.app import close_app
+
+    monkeypatch.setenv("OBSYK_DATABASE_URL", url)
     monkeypatch.setenv("OBSYK_INSTANCE_PATH", str(tmp_path / "instance"))
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["db", "upgrade"])
+        assert result.exit_code == 0, result.output
+        assert "Database is up to date" in result.output
 
-    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    server = create_app({"AUTO_MIGRATE": False, "PERIODIC_JOBS": False})
+    try:
+        storage = get_state(server).storage
+        org = storage.create_org("after-upgrade")
+        assert storage.get_org("after-upgrade") == org
+    finally:
+        close_app(server)
 
-    assert result.exit_code == 0, result.output
-    assert "up to date" in result.output
-    assert database.exists()
+
+def test_db_upgrade_creates_the_embedded_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _upgrade_then_use(f"sqlite:///{tmp_path / 'fresh.sqlite3'}", tmp_path, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_db_upgrade_creates_the_schema_on_a_fresh_postgresql(
+    fresh_postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _upgrade_then_use(fresh_postgres_url, tmp_path, monkeypatch)
 
 
 def _free_port() -> int:

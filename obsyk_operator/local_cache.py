@@ -93,11 +93,15 @@ class LocalCache:
             return {kind: cache.digest() for kind, cache in self.kinds.items()}
 
 
-def diff_listing(cache: KindCache, listed: dict[str, CachedObject]) -> list[Change]:
+def diff_listing(
+    cache: KindCache, listed: dict[str, CachedObject], *, namespace: str | None = None
+) -> list[Change]:
     """The changes that turn ``cache`` into ``listed`` (a fresh LIST), applied to the cache.
 
     After a watch gap (410 Gone) this is how adds, updates and, above all,
-    deletes that happened while nobody watched are found.
+    deletes that happened while nobody watched are found.  ``namespace``: the
+    LIST covered only that namespace, so only cached objects of that namespace
+    can have been deleted (the kind's other namespaces are other watchers' LISTs).
     """
     changes: list[Change] = []
     with cache.lock:
@@ -107,6 +111,8 @@ def diff_listing(cache: KindCache, listed: dict[str, CachedObject]) -> list[Chan
                 changes.append(_change(cache.kind, "added" if known is None else "modified", obj))
             cache.put(obj)
         for known in cache:
+            if namespace is not None and known.namespace != namespace:
+                continue
             if known.uid not in listed:
                 cache.remove(known.uid)
                 changes.append(_change(cache.kind, "deleted", known))

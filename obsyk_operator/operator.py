@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import requests
 import structlog
@@ -75,20 +75,32 @@ def kubernetes_version(kube: KubeApi) -> str | None:
     return str(version) if version else None
 
 
+def watch_scopes(kind: ResourceKind, selection: SelectionSettings) -> Sequence[str | None]:
+    """The namespaces to LIST/WATCH ``kind`` in, one watcher each; ``[None]``: cluster-wide.
+
+    With ``--namespaces`` a namespaced kind is watched in each of those namespaces
+    only, so a Role per namespace is all the RBAC it needs.  Cluster-scoped kinds
+    (Namespace, Node, ClusterRole...) have nowhere else to be listed from.
+    """
+    if not kind.namespaced or selection.namespaces is None:
+        return [None]
+    return sorted(selection.namespaces - selection.exclude_namespaces)
+
+
 class _QueueSink:
-    """Connects watchers to the queue and tells the operator when every kind is listed."""
+    """Connects watchers to the queue and tells the operator when every watcher has listed."""
 
     def __init__(
         self,
         *,
         queue: CoalescingQueue,
-        kinds: Iterable[str],
+        watchers: int,
         metrics: OperatorMetrics,
         on_all_synced: Callable[[], None],
     ) -> None:
         self.queue = queue
         self.metrics = metrics
-        self._unsynced = set(kinds)
+        self._unsynced = watchers
         self._lock = threading.Lock()
         self._on_all_synced = on_all_synced
 
@@ -98,8 +110,8 @@ class _QueueSink:
 
     def kind_synced(self, kind: str) -> None:
         with self._lock:
-            self._unsynced.discard(kind)
-            done = not self._unsynced
+            self._unsynced -= 1
+            done = self._unsynced == 0
         if done:
             self._on_all_synced()
 
@@ -203,30 +215,35 @@ class Operator:
             may_ship=may_ship,
             metrics=_ShippingMetrics(self.metrics),
         )
+        scopes = [(kind, scope) for kind in kinds for scope in watch_scopes(kind, s.selection)]
         sink = _QueueSink(
             queue=self.queue,
-            kinds=[k.kind for k in kinds],
+            watchers=len(scopes),
             metrics=self.metrics,
             on_all_synced=self._all_synced,
         )
         namespaces = NamespaceFilter(s.selection.namespaces, s.selection.exclude_namespaces)
-        for kind in kinds:
+        for kind, scope in scopes:
             self.watchers.append(
                 KindWatcher(
                     kind=kind.kind,
-                    path=collection_path(kind.group, kind.version, kind.plural),
+                    path=collection_path(kind.group, kind.version, kind.plural, scope),
                     api=kube,
                     extract=kind.extract,
                     cache=self.cache[kind.kind],
                     sink=sink,
                     stop=self.stop_event,
                     namespaces=namespaces,
+                    namespace=scope,
                     page_size=s.kube.list_page_size,
                 )
             )
         self._start_servers()
         for watcher in self.watchers:
-            self._spawn(f"watch-{watcher.kind}", watcher.run)
+            suffix = f"-{watcher.namespace}" if watcher.namespace else ""
+            self._spawn(f"watch-{watcher.kind}{suffix}", watcher.run)
+        if not self.watchers:  # nothing to list (every namespace excluded): empty is complete
+            self._all_synced()
         self._spawn("shipper", self.shipper.run)
         self._spawn("heartbeat", self.heartbeat.run)
         if self.elector is not None:

@@ -35,7 +35,10 @@ class ChangeSink(Protocol):
         """Called for every real change of a record (never for the initial LIST)."""
 
     def kind_synced(self, kind: str) -> None:
-        """Called once per kind, when its first complete LIST is in the cache."""
+        """Called once per watcher, when its first complete LIST is in the cache.
+
+        A kind watched namespace by namespace has one watcher per namespace.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,12 @@ class NamespaceFilter:
 
 
 class KindWatcher:
-    """Keeps one kind's cache in step with the API server until ``stop`` is set."""
+    """Keeps one kind's cache in step with the API server until ``stop`` is set.
+
+    ``namespace``: this watcher LISTs and WATCHes only that namespace (``path``
+    is the namespace's collection), and its re-LIST can only repair that
+    namespace's part of the cache.
+    """
 
     def __init__(
         self,
@@ -69,6 +77,7 @@ class KindWatcher:
         sink: ChangeSink,
         stop: threading.Event,
         namespaces: NamespaceFilter | None = None,
+        namespace: str | None = None,
         page_size: int = 500,
         backoff: Backoff | None = None,
     ) -> None:
@@ -80,6 +89,7 @@ class KindWatcher:
         self.sink = sink
         self.stop = stop
         self.namespaces = namespaces or NamespaceFilter()
+        self.namespace = namespace
         self.page_size = page_size
         self.backoff = backoff or Backoff()
         self.synced = False
@@ -99,15 +109,23 @@ class KindWatcher:
             except ResourceGone as exc:
                 # Our resourceVersion fell out of the server's history: whatever happened
                 # meanwhile is only found by listing again and diffing.
-                log.info("watch expired, re-listing", kind=self.kind, reason=exc.message)
+                log.info(
+                    "watch expired, re-listing", kind=self.kind, path=self.path, reason=exc.message
+                )
                 resource_version = None
             except KubeApiError as exc:
                 delay = self.backoff.next_delay()
-                log.warning("kubernetes api error", kind=self.kind, error=str(exc), retry_in=delay)
+                log.warning(
+                    "kubernetes api error",
+                    kind=self.kind,
+                    path=self.path,
+                    error=str(exc),
+                    retry_in=delay,
+                )
                 self.stop.wait(delay)
             except Exception:  # a bug must not silently end the watch of a kind
                 delay = self.backoff.next_delay()
-                log.exception("watcher failed", kind=self.kind, retry_in=delay)
+                log.exception("watcher failed", kind=self.kind, path=self.path, retry_in=delay)
                 self.stop.wait(delay)
 
     def interrupt(self) -> None:
@@ -137,7 +155,7 @@ class KindWatcher:
                 break
         self.relists += 1
         with self.cache.lock:
-            changes = diff_listing(self.cache, listed)
+            changes = diff_listing(self.cache, listed, namespace=self.namespace)
             if self.synced:
                 for change in changes:
                     self.sink.publish(change)

@@ -25,6 +25,8 @@ def operator_settings(
     private_key_pem: str,
     kubeconfig: Path,
     kinds: frozenset[str] | None = TEST_KINDS,
+    namespaces: frozenset[str] | None = None,
+    exclude_namespaces: frozenset[str] = frozenset(),
     shipping: dict[str, Any] | None = None,
     leader: LeaderSettings | None = None,
     **overrides: Any,
@@ -36,7 +38,9 @@ def operator_settings(
             url=platform_url, client_id=client_id, private_key_pem=private_key_pem
         ),
         kube=KubeSettings(kubeconfig=str(kubeconfig), list_page_size=3, request_timeout=5.0),
-        selection=SelectionSettings(kinds=kinds),
+        selection=SelectionSettings(
+            kinds=kinds, namespaces=namespaces, exclude_namespaces=exclude_namespaces
+        ),
         shipping=ShippingSettings(
             **{
                 "initial_backoff": 0.05,

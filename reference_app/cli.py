@@ -117,7 +117,7 @@ def worker(with_scheduler: bool, burst: bool) -> None:
 
 @cli.command("scheduler")
 def scheduler() -> None:
-    """Enqueue the periodic jobs (recovery, pruning) on their schedule (needs OBSYK_REDIS_URL)."""
+    """Enqueue the periodic jobs (recovery, pruning, silence check) on schedule (needs Redis)."""
     from reference_app.jobs.periodic import build_cron_scheduler
     from reference_app.jobs.queue import RqJobQueue
 

@@ -33,7 +33,7 @@ class Settings:
     disconnected_after_seconds: int = 15 * 60
     #: RQ queue name (production); lets several platforms share one Redis.
     queue_name: str = "obsyk"
-    #: Run the periodic jobs (recovery, pruning) on a thread of the app process.
+    #: Run the periodic jobs (recovery, pruning, silent clusters) on a thread of the app process.
     #: Only meaningful in the embedded default; with Redis, ``obsyk scheduler`` does it.
     periodic_jobs: bool = True
     #: Seconds between two runs of ``recover_pending``.

@@ -1,4 +1,4 @@
-"""Jobs that run on a clock: crash recovery and history pruning.
+"""Jobs that run on a clock: crash recovery, history pruning, silent-cluster warnings.
 
 Production: ``obsyk scheduler`` (or ``obsyk worker --with-scheduler``) runs
 rq's :class:`~rq.cron.CronScheduler`, which enqueues these on the RQ queue.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from reference_app.jobs import tasks
+from reference_app.jobs import staleness, tasks
 from reference_app.state import get_state
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
     return [
         PeriodicJob(tasks.recover_pending, settings.recovery_interval_seconds),
         PeriodicJob(tasks.prune_history, DAY),
+        PeriodicJob(staleness.check_cluster_staleness, staleness.CHECK_INTERVAL_SECONDS),
     ]
 
 

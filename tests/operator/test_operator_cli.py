@@ -132,7 +132,8 @@ def test_every_flag_can_come_from_the_environment(
         worker.join(10)
     [snapshot] = platform.bodies("/snapshot")
     assert snapshot["cluster_name"] == "from-env"
-    assert set(snapshot) - {"cluster_uid", "cluster_name", "agent_version"} == {
+    metadata = {"cluster_uid", "cluster_name", "agent_version", "kubernetes_version"}
+    assert set(snapshot) - metadata == {
         "pods",
         "namespaces",
     }

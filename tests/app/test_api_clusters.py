@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from agent_wire import User
+from app_support import ClusterKeys
 from flask import Flask
 from flask.testing import FlaskClient
 
-from obsyk_core.storage import ClusterSeen
+from obsyk_core.storage import ClusterSeen, Organization
 from reference_app.auth.credentials import generate_key_pair
 from reference_app.state import get_state
 
@@ -174,7 +176,12 @@ def test_cluster_list_pagination(
 
 
 def test_revoked_credential_token_is_refused_at_once(
-    app: Flask, client: FlaskClient, make_org, make_user_token, make_cluster, agent_token
+    app: Flask,
+    client: FlaskClient,
+    make_org: Callable[..., Organization],
+    make_user_token: Callable[..., str],
+    make_cluster: Callable[..., ClusterKeys],
+    agent_token: Callable[..., str],
 ) -> None:
     org = make_org()
     admin = User(client, make_user_token(org, "admin"))

@@ -76,8 +76,9 @@ def list_models(api_client: k8s_client.ApiClient, page_size: int) -> int:
         else:
             page = core.list_pod_for_all_namespaces(limit=page_size)
         for pod in page.items:
+            assert pod.metadata is not None and pod.metadata.uid
             store[pod.metadata.uid] = pod
-        token = page.metadata._continue
+        token = page.metadata._continue if page.metadata is not None else None
         if not token:
             return len(store)
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class RedisCache(Cache):
-    def __init__(self, client: redis.Redis[bytes], *, prefix: str = "") -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = "") -> None:
         self._client = client
         self._prefix = prefix
 
@@ -34,7 +34,10 @@ class RedisCache(Cache):
 
     def get(self, key: str) -> bytes | None:
         value = self._client.get(self._key(key))
-        return None if value is None else bytes(value)
+        if value is None:
+            return None
+        # The client is built without decode_responses, so values are bytes.
+        return value if isinstance(value, bytes) else str(value).encode()
 
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         self._client.set(self._key(key), value, ex=ttl_seconds)

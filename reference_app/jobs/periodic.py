@@ -45,7 +45,7 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
     ]
 
 
-def build_cron_scheduler(settings: Settings, connection: Redis[bytes]) -> CronScheduler:
+def build_cron_scheduler(settings: Settings, connection: Redis) -> CronScheduler:
     """rq's scheduler with our periodic jobs on the app's queue."""
     from rq.cron import CronScheduler
 

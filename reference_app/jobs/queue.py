@@ -50,7 +50,7 @@ class JobQueue(abc.ABC):
 class RqJobQueue(JobQueue):
     """Jobs in an RQ queue; ``obsyk worker`` executes them."""
 
-    def __init__(self, connection: Redis[bytes], queue_name: str) -> None:
+    def __init__(self, connection: Redis, queue_name: str) -> None:
         from rq import Queue
 
         self.connection = connection
@@ -151,7 +151,7 @@ class ThreadJobQueue(JobQueue):
                     self._idle.notify_all()
 
 
-def redis_connection(url: str) -> Redis[bytes]:
+def redis_connection(url: str) -> Redis:
     """A client for ``OBSYK_REDIS_URL`` (its cache-only ``prefix`` parameter removed)."""
     from redis import Redis
 

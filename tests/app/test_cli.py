@@ -239,7 +239,7 @@ def test_serve_demo_serves_the_seeded_inventory(tmp_path: Path) -> None:
         for line in server.stdout:
             if "Demo API token" in line:
                 token = line.rsplit(" ", 1)[1].strip()
-            if "dashboard" in line:
+            if "API docs" in line:
                 break
         assert token and token.startswith("obsyk_pat_")
         request = urllib.request.Request(
@@ -257,6 +257,10 @@ def test_serve_demo_serves_the_seeded_inventory(tmp_path: Path) -> None:
         [cluster] = body["items"]
         assert cluster["name"] == "demo-cluster"
         assert sum(cluster["resource_counts"].values()) > 200
+        # What the printed URL opens: the browsable API (no dashboard without sign-in yet).
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert response.url.endswith("/api/docs")
+            assert response.status == 200
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -5,7 +5,13 @@ instead of failing), foreign keys on, case-sensitive ``LIKE`` (as on
 PostgreSQL), and SQLAlchemy's transaction handling taken over so ingestion can
 ``BEGIN IMMEDIATE`` — the pysqlite driver's own implicit BEGIN is disabled, as
 in SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL"
-recipe.  PostgreSQL: psycopg 3, sessions in UTC, dead connections detected.
+recipe.  PostgreSQL: psycopg 3, sessions in UTC, and no ``pool_pre_ping``: a
+ping is a round trip on every checkout, i.e. on every storage call of every
+request.  A connection that died in the pool (server restart, killed backend)
+instead fails its first statement; SQLAlchemy recognises the disconnect and
+invalidates it together with every older pooled connection, ``storage_errors``
+turns the failure into :class:`~obsyk_core.storage.StorageError` (the app
+answers 503, clients retry), and the next checkout connects afresh.
 """
 
 from __future__ import annotations
@@ -36,7 +42,6 @@ def create_storage_engine(url: str) -> Engine:
         return _sqlite_engine(url, target, common)
     return create_engine(
         target,
-        pool_pre_ping=True,
         connect_args={
             "options": "-c timezone=UTC",
             "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,

@@ -4,33 +4,116 @@ A registered cluster is bound to its kube-system Namespace uid by the first
 agent request that reaches the platform; from then on a body naming another
 uid is refused (403), whichever endpoint it reaches: a credential copied into
 another cluster must not be able to mix two clusters' inventories.
+
+A binding never changes once made, so each process remembers the pairs it has
+seen bound (:class:`RememberedBindings`) and the hot endpoints (events,
+heartbeats) skip the database for them.  The only way a remembered pair goes
+stale is the cluster's deletion; then its credentials go too, the access token
+stops verifying within the revocation window (and at once in the process that
+deleted it), and meanwhile ingestion itself refuses the unknown cluster.  The
+memory is kept no longer than that window anyway.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import NoReturn
+
 from obsyk_core.storage import Storage
+from reference_app.auth.access_tokens import REVOCATION_CHECK_SECONDS
 from reference_app.auth.guards import AgentPrincipal
 from reference_app.errors import abort_json
+from reference_app.state import AppState
+
+#: Pairs remembered per process: far more clusters than one platform serves.
+MAX_REMEMBERED_BINDINGS = 10_000
+_STATE_KEY = "remembered_bindings"
 
 
-def ensure_cluster_bound(storage: Storage, agent: AgentPrincipal, cluster_uid: str) -> None:
-    """Bind on first contact; 403 when the credential's cluster is bound to another uid."""
+class RememberedBindings:
+    """A bounded, thread-safe memory of ``(cluster_id, cluster_uid)`` pairs seen bound.
+
+    Entries expire after ``ttl_seconds``; beyond ``max_entries`` the oldest go first.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = MAX_REMEMBERED_BINDINGS,
+        ttl_seconds: float = REVOCATION_CHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        #: Monotonic seconds; replaceable so tests can let time pass.
+        self.clock = clock
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def knows(self, cluster_id: str, cluster_uid: str) -> bool:
+        key = (cluster_id, cluster_uid)
+        with self._lock:
+            seen_at = self._seen.get(key)
+            if seen_at is None:
+                return False
+            if self.clock() - seen_at >= self.ttl_seconds:
+                del self._seen[key]
+                return False
+            return True
+
+    def remember(self, cluster_id: str, cluster_uid: str) -> None:
+        key = (cluster_id, cluster_uid)
+        with self._lock:
+            self._seen[key] = self.clock()
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.max_entries:
+                self._seen.popitem(last=False)
+
+
+def remembered_bindings(state: AppState) -> RememberedBindings:
+    """This app's memory of bound clusters (one per process, created on first use)."""
+    memory: RememberedBindings = state.extra.setdefault(_STATE_KEY, RememberedBindings())
+    return memory
+
+
+def ensure_cluster_bound(
+    storage: Storage,
+    agent: AgentPrincipal,
+    cluster_uid: str,
+    remembered: RememberedBindings | None = None,
+) -> None:
+    """Bind on first contact; 403 when the credential's cluster is bound to another uid.
+
+    With ``remembered``, a pair already seen bound is accepted without a query.
+    """
+    if remembered is not None and remembered.knows(agent.cluster_id, cluster_uid):
+        return
     cluster = storage.get_cluster(agent.org_id, agent.cluster_id)
     if cluster is None:
-        abort_json(
-            401,
-            "The cluster this credential was registered for no longer exists.",
-            code="unknown_cluster",
-        )
-    if cluster.cluster_uid == cluster_uid:
-        return
+        unknown_cluster()
     # Unbound (first contact) or a mismatch: the storage decides atomically, so
     # two first requests racing cannot bind the cluster to two different uids.
-    if cluster.cluster_uid is None and storage.bind_cluster_uid(cluster.id, cluster_uid):
+    if cluster.cluster_uid == cluster_uid or (
+        cluster.cluster_uid is None and storage.bind_cluster_uid(cluster.id, cluster_uid)
+    ):
+        if remembered is not None:
+            remembered.remember(agent.cluster_id, cluster_uid)
         return
     abort_json(
         403,
         "This credential's cluster is bound to a different cluster_uid; "
         "register the other cluster separately.",
         code="cluster_uid_mismatch",
+    )
+
+
+def unknown_cluster() -> NoReturn:
+    """401: the credential's cluster was deleted (its token is about to stop verifying)."""
+    abort_json(
+        401,
+        "The cluster this credential was registered for no longer exists.",
+        code="unknown_cluster",
     )

@@ -17,7 +17,11 @@ from flask.views import MethodView
 from obsyk_core.ingest import IngestResult, apply_events, reconcile_snapshot
 from obsyk_core.storage import ClusterSeen
 from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
-from reference_app.api.agent.binding import ensure_cluster_bound
+from reference_app.api.agent.binding import (
+    ensure_cluster_bound,
+    remembered_bindings,
+    unknown_cluster,
+)
 from reference_app.api.agent.body import body_errors, read_json_body
 from reference_app.api.agent.drift import kinds_to_resync
 from reference_app.api.agent.schemas import (
@@ -144,11 +148,21 @@ class EventsView(MethodView):
             cluster_uid, events = parse_events(body, state.plugins.kinds)
         except BodyError as error:
             body_errors(error)
-        ensure_cluster_bound(state.storage, agent, cluster_uid)
+        ensure_cluster_bound(state.storage, agent, cluster_uid, remembered_bindings(state))
         now = _now()
-        result = apply_events(
-            state.storage, agent.cluster_id, events, received_at=now, seen=ClusterSeen(seen_at=now)
-        )
+        try:
+            result = apply_events(
+                state.storage,
+                agent.cluster_id,
+                events,
+                received_at=now,
+                seen=ClusterSeen(seen_at=now),
+            )
+        except LookupError:
+            # Deleted since its binding was remembered? Then nothing was written: say so.
+            if state.storage.get_cluster(agent.org_id, agent.cluster_id) is None:
+                unknown_cluster()
+            raise
         announce_changes(state, result)
         return {"status": "committed", **_counts(result)}
 
@@ -168,7 +182,9 @@ class HeartbeatView(MethodView):
             heartbeat = parse_heartbeat(body)
         except BodyError as error:
             body_errors(error)
-        ensure_cluster_bound(state.storage, agent, heartbeat.cluster_uid)
+        ensure_cluster_bound(
+            state.storage, agent, heartbeat.cluster_uid, remembered_bindings(state)
+        )
         now = _now()
         seen = ClusterSeen(seen_at=now, heartbeat_at=now, agent_version=heartbeat.agent_version)
         if not heartbeat.counts and not heartbeat.digests:

@@ -1,0 +1,169 @@
+"""The hot agent path skips the cluster lookup once a binding is known, and stays correct.
+
+Events and heartbeats are the bulk of an operator's traffic; once a cluster is
+bound to a ``cluster_uid`` that pair is remembered per process, so they do not
+look the cluster up again.  What must not change: a different uid is still
+refused, and a cluster deleted meanwhile (by another process, whose token
+status this one still trusts) still answers 401 and stores nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from agent_wire import Agent, User, new_cluster_uid, pod, stored_inventory
+from app_support import ClusterKeys, new_cluster, new_org, new_user_token, request_access_token
+from flask import Flask
+from flask.testing import FlaskClient
+
+from obsyk_core.storage import Cluster, Organization
+from reference_app.api.agent.binding import RememberedBindings
+from reference_app.state import get_state
+
+
+@pytest.fixture
+def agent(
+    client: FlaskClient,
+    make_org: Callable[..., Organization],
+    make_cluster: Callable[..., ClusterKeys],
+    agent_token: Callable[..., str],
+) -> Agent:
+    keys = make_cluster(make_org())
+    return Agent(client, agent_token(keys), new_cluster_uid(), keys.cluster.id, keys.cluster.org_id)
+
+
+@pytest.fixture
+def cluster_lookups(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The cluster ids the app looks up from now on."""
+    storage = get_state(app).storage
+    looked_up: list[str] = []
+    get_cluster = storage.get_cluster
+
+    def counting(org_id: str, cluster_id: str) -> Cluster | None:
+        looked_up.append(cluster_id)
+        return get_cluster(org_id, cluster_id)
+
+    monkeypatch.setattr(storage, "get_cluster", counting)
+    return looked_up
+
+
+def _delete_pod(uid: str) -> dict[str, Any]:
+    return {"type": "deleted", "kind": "Pod", "uid": uid, "name": uid, "namespace": "default"}
+
+
+def test_events_after_the_first_do_not_look_the_cluster_up(
+    agent: Agent, cluster_lookups: list[str]
+) -> None:
+    for index in range(5):
+        response = agent.event("added", "Pod", pod(f"p{index}", f"pod-{index}"))
+        assert response.status_code == 200, response.get_json()
+        assert agent.post("heartbeat", {"cluster_uid": agent.cluster_uid}).status_code == 200
+    assert cluster_lookups == [agent.cluster_id]
+
+
+def test_a_remembered_binding_does_not_admit_another_cluster_uid(app: Flask, agent: Agent) -> None:
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    before = stored_inventory(app, agent.cluster_id)
+    for endpoint in ("events", "heartbeat"):
+        body = {
+            "cluster_uid": new_cluster_uid(),
+            **(_delete_pod("p1") if endpoint == "events" else {}),
+        }
+        response = agent.post(endpoint, body)
+        assert response.status_code == 403
+        assert response.get_json()["code"] == "cluster_uid_mismatch"
+    assert stored_inventory(app, agent.cluster_id) == before
+
+
+def test_events_for_a_cluster_deleted_elsewhere_are_401_and_store_nothing(
+    app: Flask, agent: Agent
+) -> None:
+    """Deleted by another process: this one still trusts the token (for up to a minute)."""
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    storage = get_state(app).storage
+    assert storage.delete_cluster(agent.org_id, agent.cluster_id)
+
+    response = agent.event("added", "Pod", pod("p2", "b"))
+
+    assert response.status_code == 401, response.get_json()
+    assert response.get_json()["code"] == "unknown_cluster"
+    assert stored_inventory(app, agent.cluster_id) == {}
+
+
+def test_a_remembered_binding_is_checked_again_after_the_revocation_window() -> None:
+    now = [0.0]
+    remembered = RememberedBindings(ttl_seconds=60, clock=lambda: now[0])
+    remembered.remember("c1", "uid-1")
+    now[0] = 59.0
+    assert remembered.knows("c1", "uid-1")
+    assert not remembered.knows("c1", "uid-2")
+    now[0] = 60.0
+    assert not remembered.knows("c1", "uid-1")
+
+
+def test_remembered_bindings_are_bounded_oldest_first() -> None:
+    remembered = RememberedBindings(max_entries=2)
+    for cluster_id in ("c1", "c2", "c3"):
+        remembered.remember(cluster_id, "uid")
+    assert [remembered.knows(c, "uid") for c in ("c1", "c2", "c3")] == [False, True, True]
+
+
+# --------------------------------------------------------------------------- dead connections
+
+
+def _kill_app_connections(database_url: str) -> int:
+    """Terminate every other session on the app's database; wait until they are gone."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        others = (
+            "datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        )
+        pids = [row[0] for row in admin.execute(f"SELECT pid FROM pg_stat_activity WHERE {others}")]
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(200):
+            alive = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)
+            ).fetchone()
+            if alive is not None and alive[0] == 0:
+                break
+            time.sleep(0.01)
+    return len(pids)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_killed_database_connections_cost_at_most_one_503(
+    postgres_app: Flask, postgres_url: str
+) -> None:
+    client = postgres_app.test_client()
+    org = new_org(postgres_app)
+    user = User(client, new_user_token(postgres_app, org, "viewer"))
+    keys = new_cluster(postgres_app, org)
+    operator = Agent(client, request_access_token(client, keys), new_cluster_uid(), keys.cluster.id)
+    listing = f"/api/v1/clusters/{keys.cluster.id}/agents"
+    assert operator.event("added", "Pod", pod("p0", "pod-0")).status_code == 200
+    assert user.get(listing).status_code == 200
+
+    for round_ in range(1, 3):
+        assert _kill_app_connections(postgres_url) >= 1
+        first = operator.event("added", "Pod", pod(f"p{round_}", f"pod-{round_}"))
+        assert first.status_code in (200, 503), first.get_json()
+        if first.status_code == 503:
+            assert first.headers["Retry-After"]
+        retried = operator.event("added", "Pod", pod(f"p{round_}", f"pod-{round_}"))
+        assert retried.status_code == 200, retried.get_json()
+
+        assert _kill_app_connections(postgres_url) >= 1
+        first = user.get(listing)
+        assert first.status_code in (200, 503), first.get_json()
+        again = user.get(listing)
+        assert again.status_code == 200, again.get_json()
+        assert {item["uid"] for item in again.get_json()["items"]} == {
+            f"p{n}" for n in range(round_ + 1)
+        }

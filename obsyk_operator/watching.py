@@ -7,8 +7,10 @@ tells a :class:`ChangeSink` what changed.  It knows nothing about the platform.
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +22,38 @@ from obsyk_operator.kube_api import JsonObject, KubeApiError, ListPage, Resource
 from obsyk_operator.local_cache import CachedObject, KindCache, diff_listing
 
 log = structlog.get_logger(__name__)
+
+
+_gc_pause_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while one LIST page is parsed and extracted.
+
+    A page of 500 Pods is ~150,000 new dicts and lists, which trigger a cascade
+    of collections, each walking every tracked object (2.4 s against 3.3 s for a
+    20,000-Pod LIST).  Nothing cyclic is made here: raw JSON and extracted records
+    are trees that reference counting frees, so pausing loses nothing, and it is
+    bounded to one page, so other threads' cyclic garbage is still collected
+    between pages.  Counted, so overlapping pauses of several watcher threads
+    re-enable the collector only when the last one ends, and only if it was on.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_pause_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_pause_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class WatchApi(Protocol):
@@ -142,29 +176,46 @@ class KindWatcher:
         continue_token: str | None = None
         resource_version = ""
         while True:
-            page = self.api.list_page(
-                self.path, limit=self.page_size, continue_token=continue_token
-            )
-            resource_version = resource_version or page.resource_version
-            for raw in page.items:
-                obj = self._extract(raw)
-                if obj is not None:
-                    listed[obj.uid] = obj
-            continue_token = page.continue_token
+            page_version, continue_token = self._list_page(continue_token, listed)
+            resource_version = resource_version or page_version
             if not continue_token:
                 break
         self.relists += 1
         with self.cache.lock:
-            changes = diff_listing(self.cache, listed, namespace=self.namespace)
             if self.synced:
+                changes = diff_listing(self.cache, listed, namespace=self.namespace)
                 for change in changes:
                     self.sink.publish(change)
+            else:
+                # A first LIST publishes nothing, so it skips the diff, which would
+                # decode every record into a change only to drop it.
+                changes = []
+                for obj in listed.values():
+                    self.cache.put(obj)
         if not self.synced:
             self.synced = True
             self.sink.kind_synced(self.kind)
         elif changes:
             log.info("re-list repaired changes", kind=self.kind, changes=len(changes))
         return resource_version
+
+    def _list_page(
+        self, continue_token: str | None, listed: dict[str, CachedObject]
+    ) -> tuple[str, str | None]:
+        """Fetch one page into ``listed``; return its resourceVersion and continue token.
+
+        The raw page is local to this call, so it is freed before the next page is
+        fetched: a LIST holds at most one page of raw objects at a time.
+        """
+        with _gc_paused():
+            page = self.api.list_page(
+                self.path, limit=self.page_size, continue_token=continue_token
+            )
+            for raw in page.items:
+                obj = self._extract(raw)
+                if obj is not None:
+                    listed[obj.uid] = obj
+            return page.resource_version, page.continue_token
 
     # ------------------------------------------------------------ WATCH
 
@@ -230,4 +281,4 @@ class KindWatcher:
             return None
         if not record.get("uid") or not self.namespaces.allows(self.kind, record):
             return None
-        return CachedObject.from_record(record, resource_version=meta.get("resourceVersion"))
+        return self.cache.encode(record, resource_version=meta.get("resourceVersion"))

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from obsyk_core.storage import Cluster, Organization
-from reference_app.api.agent.binding import RememberedBindings
+from reference_app.api.agent.remembered import RememberedPairs
 from reference_app.state import get_state
 
 
@@ -95,7 +95,7 @@ def test_events_for_a_cluster_deleted_elsewhere_are_401_and_store_nothing(
 
 def test_a_remembered_binding_is_checked_again_after_the_revocation_window() -> None:
     now = [0.0]
-    remembered = RememberedBindings(ttl_seconds=60, clock=lambda: now[0])
+    remembered = RememberedPairs(ttl_seconds=60, clock=lambda: now[0])
     remembered.remember("c1", "uid-1")
     now[0] = 59.0
     assert remembered.knows("c1", "uid-1")
@@ -105,7 +105,7 @@ def test_a_remembered_binding_is_checked_again_after_the_revocation_window() -> 
 
 
 def test_remembered_bindings_are_bounded_oldest_first() -> None:
-    remembered = RememberedBindings(max_entries=2)
+    remembered = RememberedPairs(max_entries=2, ttl_seconds=60)
     for cluster_id in ("c1", "c2", "c3"):
         remembered.remember(cluster_id, "uid")
     assert [remembered.knows(c, "uid") for c in ("c1", "c2", "c3")] == [False, True, True]
@@ -167,3 +167,62 @@ def test_killed_database_connections_cost_at_most_one_503(
         assert {item["uid"] for item in again.get_json()["items"]} == {
             f"p{n}" for n in range(round_ + 1)
         }
+
+
+# --------------------------------------------------------------------------- user reads
+
+
+def test_reads_of_a_known_cluster_do_not_look_it_up_again(
+    app: Flask,
+    client: FlaskClient,
+    agent: Agent,
+    make_user_token: Callable[..., str],
+    cluster_lookups: list[str],
+) -> None:
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    org = get_state(app).storage.get_org(agent.org_id)
+    user = User(client, make_user_token(org, "viewer"))
+    base = f"/api/v1/clusters/{agent.cluster_id}"
+    cluster_lookups.clear()
+    for path in (
+        f"{base}/agents",
+        f"{base}/resources",
+        f"{base}/resources/p1",
+        "/api/v1/resources",
+    ):
+        response = user.get(path, **({"cluster_id": agent.cluster_id} if "v1/res" in path else {}))
+        assert response.status_code == 200, (path, response.get_json())
+    assert cluster_lookups == [agent.cluster_id]
+
+
+def test_a_known_cluster_deleted_since_answers_404_not_an_empty_page(
+    app: Flask, client: FlaskClient, agent: Agent, make_user_token: Callable[..., str]
+) -> None:
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    org = get_state(app).storage.get_org(agent.org_id)
+    user = User(client, make_user_token(org, "viewer"))
+    base = f"/api/v1/clusters/{agent.cluster_id}"
+    paths = [f"{base}/agents", f"{base}/resources/p1", f"{base}/resources/p1/history"]
+    assert [user.get(path).status_code for path in paths] == [200, 200, 200]
+
+    assert get_state(app).storage.delete_cluster(agent.org_id, agent.cluster_id)
+
+    assert [user.get(path).status_code for path in paths] == [404, 404, 404]
+    fleet = user.get("/api/v1/resources", cluster_id=agent.cluster_id)
+    assert fleet.status_code == 404
+
+
+def test_a_cluster_known_for_one_org_stays_hidden_from_another(
+    client: FlaskClient,
+    agent: Agent,
+    make_org: Callable[..., Organization],
+    make_user_token: Callable[..., str],
+    app: Flask,
+) -> None:
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    owner = User(client, make_user_token(get_state(app).storage.get_org(agent.org_id)))
+    outsider = User(client, make_user_token(make_org()))
+    path = f"/api/v1/clusters/{agent.cluster_id}/agents"
+    assert owner.get(path).status_code == 200
+    assert outsider.get(path).status_code == 404
+    assert outsider.get(f"/api/v1/clusters/{agent.cluster_id}/resources/p1").status_code == 404

@@ -6,7 +6,7 @@ uid is refused (403), whichever endpoint it reaches: a credential copied into
 another cluster must not be able to mix two clusters' inventories.
 
 A binding never changes once made, so each process remembers the pairs it has
-seen bound (:class:`RememberedBindings`) and the hot endpoints (events,
+seen bound (:class:`RememberedPairs`) and the hot endpoints (events,
 heartbeats) skip the database for them.  The only way a remembered pair goes
 stale is the cluster's deletion; then its credentials go too, the access token
 stops verifying within the revocation window (and at once in the process that
@@ -16,66 +16,26 @@ memory is kept no longer than that window anyway.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import NoReturn
 
 from obsyk_core.storage import Storage
+from reference_app.api.agent.remembered import RememberedPairs
 from reference_app.auth.access_tokens import REVOCATION_CHECK_SECONDS
 from reference_app.auth.guards import AgentPrincipal
 from reference_app.errors import abort_json
 from reference_app.state import AppState
 
-#: Pairs remembered per process: far more clusters than one platform serves.
-MAX_REMEMBERED_BINDINGS = 10_000
 _STATE_KEY = "remembered_bindings"
 
 
-class RememberedBindings:
-    """A bounded, thread-safe memory of ``(cluster_id, cluster_uid)`` pairs seen bound.
-
-    Entries expire after ``ttl_seconds``; beyond ``max_entries`` the oldest go first.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_entries: int = MAX_REMEMBERED_BINDINGS,
-        ttl_seconds: float = REVOCATION_CHECK_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.max_entries = max_entries
-        self.ttl_seconds = ttl_seconds
-        #: Monotonic seconds; replaceable so tests can let time pass.
-        self.clock = clock
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def knows(self, cluster_id: str, cluster_uid: str) -> bool:
-        key = (cluster_id, cluster_uid)
-        with self._lock:
-            seen_at = self._seen.get(key)
-            if seen_at is None:
-                return False
-            if self.clock() - seen_at >= self.ttl_seconds:
-                del self._seen[key]
-                return False
-            return True
-
-    def remember(self, cluster_id: str, cluster_uid: str) -> None:
-        key = (cluster_id, cluster_uid)
-        with self._lock:
-            self._seen[key] = self.clock()
-            self._seen.move_to_end(key)
-            while len(self._seen) > self.max_entries:
-                self._seen.popitem(last=False)
-
-
-def remembered_bindings(state: AppState) -> RememberedBindings:
-    """This app's memory of bound clusters (one per process, created on first use)."""
-    memory: RememberedBindings = state.extra.setdefault(_STATE_KEY, RememberedBindings())
+def remembered_bindings(state: AppState) -> RememberedPairs:
+    """This app's ``(cluster_id, cluster_uid)`` pairs seen bound (made on first use)."""
+    memory: RememberedPairs | None = state.extra.get(_STATE_KEY)
+    if memory is None:
+        # setdefault: two threads racing here still end up sharing one memory.
+        memory = state.extra.setdefault(
+            _STATE_KEY, RememberedPairs(ttl_seconds=REVOCATION_CHECK_SECONDS)
+        )
     return memory
 
 
@@ -83,7 +43,7 @@ def ensure_cluster_bound(
     storage: Storage,
     agent: AgentPrincipal,
     cluster_uid: str,
-    remembered: RememberedBindings | None = None,
+    remembered: RememberedPairs | None = None,
 ) -> None:
     """Bind on first contact; 403 when the credential's cluster is bound to another uid.
 

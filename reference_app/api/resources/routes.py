@@ -6,9 +6,11 @@ from typing import Any
 
 from flask.views import MethodView
 
+from obsyk_core.storage import Storage
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.resources.listing import history_items, resource_page
+from reference_app.api.resources.org_clusters import cluster_id_of_current_org, confirm_cluster
 from reference_app.api.resources.schemas import (
     FleetFilterArgsSchema,
     HistorySchema,
@@ -16,7 +18,7 @@ from reference_app.api.resources.schemas import (
     ResourcePageSchema,
     ResourceSchema,
 )
-from reference_app.api.scoping import cluster_of_current_org, org_cluster_ids
+from reference_app.api.scoping import org_cluster_ids
 from reference_app.auth.guards import current_user, user_required
 from reference_app.errors import abort_json
 from reference_app.state import get_state
@@ -35,6 +37,14 @@ def _documented(func: Any) -> Any:
     return blp.doc(security=[{"bearer": []}])(func)
 
 
+def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> dict[str, Any]:
+    """One page of one cluster of the caller's org; 404 if it was deleted meanwhile."""
+    page = resource_page(storage, [cluster_id], args)
+    if not page["items"]:
+        confirm_cluster(storage, cluster_id)
+    return page
+
+
 @blp.route("/clusters/<cluster_id>/resources")
 @blp.route("/clusters/<cluster_id>/agents", endpoint="ClusterAgents")
 class ClusterResources(MethodView):
@@ -46,8 +56,7 @@ class ClusterResources(MethodView):
     def get(self, args: dict[str, Any], cluster_id: str) -> dict[str, Any]:
         """List a cluster's resources (`/agents` is an alias)."""
         storage = get_state().storage
-        cluster = cluster_of_current_org(storage, cluster_id)
-        return resource_page(storage, [cluster.id], args)
+        return _cluster_page(storage, cluster_id_of_current_org(storage, cluster_id), args)
 
 
 @blp.route("/resources")
@@ -61,10 +70,10 @@ class FleetResources(MethodView):
         """Search resources across every cluster of your organization."""
         storage = get_state().storage
         if args.get("cluster_id"):
-            cluster_ids = [cluster_of_current_org(storage, args["cluster_id"]).id]
-        else:
-            cluster_ids = org_cluster_ids(storage, current_user().org_id)
-        return resource_page(storage, cluster_ids, args)
+            return _cluster_page(
+                storage, cluster_id_of_current_org(storage, args["cluster_id"]), args
+            )
+        return resource_page(storage, org_cluster_ids(storage, current_user().org_id), args)
 
 
 @blp.route("/clusters/<cluster_id>/resources/<uid>")
@@ -76,9 +85,9 @@ class ClusterResource(MethodView):
     def get(self, cluster_id: str, uid: str) -> Any:
         """One resource (deleted ones too, with `deleted_at`)."""
         storage = get_state().storage
-        cluster = cluster_of_current_org(storage, cluster_id)
-        row = storage.get_resource(cluster.id, uid)
+        row = storage.get_resource(cluster_id_of_current_org(storage, cluster_id), uid)
         if row is None:
+            confirm_cluster(storage, cluster_id)
             abort_json(404, f"No resource {uid!r} in this cluster.", code="not_found")
         return row
 
@@ -92,8 +101,8 @@ class ClusterResourceHistory(MethodView):
     def get(self, cluster_id: str, uid: str) -> dict[str, Any]:
         """Every kept version of a resource, oldest first, each with its diff."""
         storage = get_state().storage
-        cluster = cluster_of_current_org(storage, cluster_id)
-        versions = storage.resource_history(cluster.id, uid)
-        if not versions and storage.get_resource(cluster.id, uid) is None:
+        versions = storage.resource_history(cluster_id_of_current_org(storage, cluster_id), uid)
+        if not versions and storage.get_resource(cluster_id, uid) is None:
+            confirm_cluster(storage, cluster_id)
             abort_json(404, f"No resource {uid!r} in this cluster.", code="not_found")
-        return {"cluster_id": cluster.id, "uid": uid, "items": history_items(versions)}
+        return {"cluster_id": cluster_id, "uid": uid, "items": history_items(versions)}

@@ -1,0 +1,44 @@
+"""Scoping a resource read to the caller's org, usually without a cluster lookup.
+
+A cluster never moves between orgs, so once this process has seen that a
+cluster id belongs to an org, the pair is remembered and later reads of that
+cluster skip the lookup.  The only way the fact goes stale is the cluster's
+deletion, which also deletes its resources and history: a read that finds
+nothing therefore looks the cluster up again (:func:`confirm_cluster`), so a
+deleted cluster still answers 404, never an empty 200.
+"""
+
+from __future__ import annotations
+
+from obsyk_core.storage import Storage
+from reference_app.api.agent.remembered import RememberedPairs
+from reference_app.api.scoping import cluster_of_current_org
+from reference_app.auth.guards import current_user
+from reference_app.state import get_state
+
+_STATE_KEY = "remembered_org_clusters"
+#: Only bounds memory: the fact itself never expires while the cluster exists.
+REMEMBER_SECONDS = 3600.0
+
+
+def _remembered() -> RememberedPairs:
+    extra = get_state().extra
+    memory: RememberedPairs | None = extra.get(_STATE_KEY)
+    if memory is None:
+        memory = extra.setdefault(_STATE_KEY, RememberedPairs(ttl_seconds=REMEMBER_SECONDS))
+    return memory
+
+
+def cluster_id_of_current_org(storage: Storage, cluster_id: str) -> str:
+    """``cluster_id`` if it is (or was: :func:`confirm_cluster`) of the caller's org; else 404."""
+    org_id = current_user().org_id
+    memory = _remembered()
+    if not memory.knows(org_id, cluster_id):
+        cluster_of_current_org(storage, cluster_id)
+        memory.remember(org_id, cluster_id)
+    return cluster_id
+
+
+def confirm_cluster(storage: Storage, cluster_id: str) -> None:
+    """404 when the cluster is gone: call it when a read found nothing in it."""
+    cluster_of_current_org(storage, cluster_id)

@@ -343,6 +343,22 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def revoke_api_token(self, token_id: str, at: datetime) -> bool: ...
 
+    def authenticate_api_token(self, token_hash: str) -> tuple[ApiToken, Membership] | None:
+        """The unrevoked token with this hash and its holder's membership in the token's org.
+
+        ``None`` when there is no such token, it was revoked, or its holder is no
+        longer a member of the token's org.  The membership (hence the role) is
+        the current one: a revocation or role change is seen by the next call,
+        so a backend must not cache the answer.  Backends that can should answer
+        in one round trip (the SQL backend joins the two tables); this default
+        composes :meth:`find_api_token` and :meth:`get_membership`.
+        """
+        token = self.find_api_token(token_hash)
+        if token is None:
+            return None
+        membership = self.get_membership(token.org_id, token.user_id)
+        return None if membership is None else (token, membership)
+
     # -- clusters and credentials
     @abc.abstractmethod
     def create_cluster(self, org_id: str, name: str) -> Cluster:

@@ -8,6 +8,7 @@ from obsyk_core.storage import (
     ClusterSeen,
     ConflictError,
     Credential,
+    Membership,
     ResourceQuery,
     StagedChunk,
     Storage,
@@ -87,6 +88,53 @@ class TenancyConformance(ConformanceBase):
         assert obsyk_storage.revoke_api_token(token.id, at(5)) is True
         assert obsyk_storage.find_api_token("a" * 64) is None
         assert obsyk_storage.revoke_api_token("no-such-token", at(5)) is False
+
+    def test_authenticate_api_token_returns_token_with_current_membership(
+        self, obsyk_storage: Storage
+    ) -> None:
+        org = obsyk_storage.create_org("acme")
+        user = obsyk_storage.ensure_user("ada@example.com")
+        obsyk_storage.set_membership(org.id, user.id, "viewer")
+        token = obsyk_storage.create_api_token(org.id, user.id, "a" * 64, "ci")
+
+        found = obsyk_storage.authenticate_api_token("a" * 64)
+        assert found is not None
+        record, membership = found
+        assert (record.id, record.org_id, record.user_id) == (token.id, org.id, user.id)
+        assert membership == Membership(org.id, user.id, "viewer")
+        assert obsyk_storage.authenticate_api_token("b" * 64) is None
+
+        # A role change is seen by the very next call: nothing is cached.
+        obsyk_storage.set_membership(org.id, user.id, "admin")
+        found = obsyk_storage.authenticate_api_token("a" * 64)
+        assert found is not None and found[1].role == "admin"
+
+    def test_authenticate_api_token_refuses_a_revoked_token_at_once(
+        self, obsyk_storage: Storage
+    ) -> None:
+        org = obsyk_storage.create_org("acme")
+        user = obsyk_storage.ensure_user("ada@example.com")
+        obsyk_storage.set_membership(org.id, user.id, "owner")
+        token = obsyk_storage.create_api_token(org.id, user.id, "a" * 64, "ci")
+        assert obsyk_storage.authenticate_api_token("a" * 64) is not None
+
+        assert obsyk_storage.revoke_api_token(token.id, at(5)) is True
+        assert obsyk_storage.authenticate_api_token("a" * 64) is None
+
+    def test_authenticate_api_token_needs_a_membership_in_the_tokens_org(
+        self, obsyk_storage: Storage
+    ) -> None:
+        acme = obsyk_storage.create_org("acme")
+        globex = obsyk_storage.create_org("globex")
+        user = obsyk_storage.ensure_user("ada@example.com")
+        # A member of another org only: the acme token admits nobody.
+        obsyk_storage.set_membership(globex.id, user.id, "owner")
+        obsyk_storage.create_api_token(acme.id, user.id, "a" * 64, "ci")
+        assert obsyk_storage.authenticate_api_token("a" * 64) is None
+
+        obsyk_storage.set_membership(acme.id, user.id, "member")
+        found = obsyk_storage.authenticate_api_token("a" * 64)
+        assert found is not None and found[1] == Membership(acme.id, user.id, "member")
 
     # -- clusters
 

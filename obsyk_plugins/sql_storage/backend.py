@@ -66,6 +66,14 @@ class SqlStorage(Storage):
         self.url = url
         self.engine = create_storage_engine(url)
         self.dialect = self.engine.dialect.name
+        # Same pool, autocommit sessions: a one-statement read needs no BEGIN/COMMIT
+        # round trips (a single statement is its own consistent snapshot).  SQLite
+        # keeps its transactions: they cost no round trip there.
+        self._one_statement_engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else self.engine
+        )
 
     # -- lifecycle
 
@@ -79,6 +87,17 @@ class SqlStorage(Storage):
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         with storage_errors(), self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _reading_one_statement(self) -> Iterator[Connection]:
+        """A connection for a read that sends exactly ONE statement.
+
+        On PostgreSQL it runs in autocommit, saving two of its three round trips;
+        a read sending several statements must use :meth:`_reading` instead, so
+        that they all see one snapshot.
+        """
+        with storage_errors(), self._one_statement_engine.connect() as connection:
             yield connection
 
     @contextmanager
@@ -123,7 +142,7 @@ class SqlStorage(Storage):
         return None if row is None else rows.organization(row)
 
     def list_orgs(self) -> list[Organization]:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             result = connection.execute(
                 select(OrganizationModel.__table__).order_by(
                     OrganizationModel.name, OrganizationModel.id
@@ -148,7 +167,7 @@ class SqlStorage(Storage):
             return user
 
     def get_user(self, user_id: str) -> User | None:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             row = connection.execute(
                 select(UserModel.__table__).where(UserModel.id == user_id)
             ).first()
@@ -165,7 +184,7 @@ class SqlStorage(Storage):
         return Membership(org_id=org_id, user_id=user_id, role=role)
 
     def get_membership(self, org_id: str, user_id: str) -> Membership | None:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             role = connection.execute(
                 select(MembershipModel.role).where(
                     MembershipModel.org_id == org_id, MembershipModel.user_id == user_id
@@ -199,13 +218,33 @@ class SqlStorage(Storage):
         return token
 
     def find_api_token(self, token_hash: str) -> ApiToken | None:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             row = connection.execute(
                 select(ApiTokenModel.__table__).where(
                     ApiTokenModel.token_hash == token_hash, ApiTokenModel.revoked_at.is_(None)
                 )
             ).first()
         return None if row is None else rows.api_token(row)
+
+    def authenticate_api_token(self, token_hash: str) -> tuple[ApiToken, Membership] | None:
+        # One statement, one round trip: the token joined to its holder's membership.
+        statement = (
+            select(ApiTokenModel.__table__, MembershipModel.role)
+            .join(
+                MembershipModel,
+                and_(
+                    MembershipModel.org_id == ApiTokenModel.org_id,
+                    MembershipModel.user_id == ApiTokenModel.user_id,
+                ),
+            )
+            .where(ApiTokenModel.token_hash == token_hash, ApiTokenModel.revoked_at.is_(None))
+        )
+        with self._reading_one_statement() as connection:
+            row = connection.execute(statement).first()
+        if row is None:
+            return None
+        token = rows.api_token(row)
+        return token, Membership(token.org_id, token.user_id, cast(Role, row.role))
 
     def revoke_api_token(self, token_id: str, at: datetime) -> bool:
         with self._writing() as connection:
@@ -234,7 +273,7 @@ class SqlStorage(Storage):
         return cluster
 
     def get_cluster(self, org_id: str, cluster_id: str) -> Cluster | None:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             row = connection.execute(
                 select(ClusterModel.__table__).where(
                     ClusterModel.id == cluster_id, ClusterModel.org_id == org_id
@@ -261,7 +300,7 @@ class SqlStorage(Storage):
             )
         if limit is not None:
             statement = statement.limit(limit)
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             return [rows.cluster(row) for row in connection.execute(statement)]
 
     def delete_cluster(self, org_id: str, cluster_id: str) -> bool:
@@ -310,14 +349,14 @@ class SqlStorage(Storage):
         return credential
 
     def get_credential(self, client_id: str) -> Credential | None:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             row = connection.execute(
                 select(CredentialModel.__table__).where(CredentialModel.client_id == client_id)
             ).first()
         return None if row is None else rows.credential(row)
 
     def list_credentials(self, cluster_id: str) -> list[Credential]:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             result = connection.execute(
                 select(CredentialModel.__table__)
                 .where(CredentialModel.cluster_id == cluster_id)
@@ -376,7 +415,7 @@ class SqlStorage(Storage):
             connection.execute(statement)
 
     def staged_chunks(self, cluster_id: str, snapshot_id: str) -> list[StagedChunk]:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             result = connection.execute(
                 select(SnapshotChunkModel.__table__)
                 .where(
@@ -411,7 +450,7 @@ class SqlStorage(Storage):
             .having(func.count() == finals.c.last + 1)
             .order_by(received, finals.c.cluster_id, finals.c.snapshot_id)
         )
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             return [
                 ReadySnapshot(cluster_id, snapshot_id, last + 1, received_at)
                 for cluster_id, snapshot_id, last, received_at in connection.execute(statement)
@@ -444,12 +483,12 @@ class SqlStorage(Storage):
     def query_resources(self, query: ResourceQuery) -> list[ResourceRow]:
         if not query.cluster_ids or query.limit <= 0:
             return []
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             result = connection.execute(resource_query(query, self.dialect))
             return [rows.resource(row) for row in result]
 
     def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             row = connection.execute(
                 select(ResourceModel.__table__).where(
                     ResourceModel.cluster_id == cluster_id, ResourceModel.uid == uid
@@ -458,7 +497,7 @@ class SqlStorage(Storage):
         return None if row is None else rows.resource(row)
 
     def resource_history(self, cluster_id: str, uid: str) -> list[ResourceVersion]:
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             result = connection.execute(
                 select(ResourceVersionModel.__table__)
                 .where(
@@ -480,7 +519,7 @@ class SqlStorage(Storage):
             .where(resource.cluster_id.in_(list(cluster_ids)), resource.deleted_at.is_(None))
             .group_by(resource.cluster_id, resource.kind, resource.namespace)
         )
-        with self._reading() as connection:
+        with self._reading_one_statement() as connection:
             return {
                 (cluster_id, kind, rows.namespace_out(namespace)): count
                 for cluster_id, kind, namespace, count in connection.execute(statement)

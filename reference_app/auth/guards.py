@@ -86,13 +86,17 @@ def authenticate_user(min_role: Role = "viewer") -> UserPrincipal:
     token = bearer_token()
     if not looks_like_api_token(token):
         raise _unauthorized("This endpoint needs a personal API token (obsyk_pat_...).")
+    # One storage call (one query on SQL) per request, never cached: a revoked
+    # token or a changed role takes effect on the next request.
     storage = get_state().storage
-    record = storage.find_api_token(hash_token(token))
-    if record is None:
-        raise _unauthorized("The API token is unknown or was revoked.")
-    membership = storage.get_membership(record.org_id, record.user_id)
-    if membership is None:
+    token_hash = hash_token(token)
+    found = storage.authenticate_api_token(token_hash)
+    if found is None:
+        # Refused: one more look (on this rare path only) tells which answer to give.
+        if storage.find_api_token(token_hash) is None:
+            raise _unauthorized("The API token is unknown or was revoked.")
         raise ApiError(403, "You are no longer a member of this organization.", code="forbidden")
+    record, membership = found
     if not role_at_least(membership.role, min_role):
         raise ApiError(
             403,

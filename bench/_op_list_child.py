@@ -1,7 +1,11 @@
 """One LIST of every Pod, in a process of its own, so its peak RSS is the path's alone.
 
-``python _op_list_child.py {ours|models} URL PAGE_SIZE`` prints one JSON object:
-objects held at the end, seconds, and peak RSS before and after the LIST.
+``python _op_list_child.py {ours|models} URL PAGE_SIZE [SINK_URL]`` prints one
+JSON object: objects held at the end, seconds, and peak RSS before and after the
+LIST.  With ``SINK_URL`` (``ours`` only) the operator then sends the whole cache
+as one snapshot to that platform (``bench/_op_sink.py``) through its own
+:class:`~obsyk_operator.shipping.Shipper`, and the peak RSS of the send alone is
+reported (the high-water mark is reset first, through ``/proc/self/clear_refs``).
 
 Peak RSS is the kernel's high-water mark of this process's own memory
 (``VmHWM``), not ``ru_maxrss``: Linux carries ``ru_maxrss`` across ``execve``,
@@ -44,6 +48,56 @@ class _NoSink:
         pass
 
 
+def resident_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmRSS in /proc/self/status (not Linux?)")
+
+
+def reset_peak_rss() -> None:
+    """Start a new high-water mark at the current RSS (Linux >= 4.0: ``5 > clear_refs``)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+class _StaticToken:
+    def token(self) -> str:
+        return "bench"
+
+    def invalidate(self, token: str) -> None:
+        pass
+
+
+def send_snapshot(cache: Any, sink_url: str) -> dict[str, Any]:
+    from obsyk_operator.platform_client import PlatformClient
+    from obsyk_operator.send_queue import CoalescingQueue
+    from obsyk_operator.settings import ShippingSettings
+    from obsyk_operator.shipping import ClusterIdentity, Shipper
+
+    shipper = Shipper(
+        client=PlatformClient(base_url=sink_url, tokens=_StaticToken(), timeout=600),
+        cache=cache,
+        snapshot_keys={"Pod": "pods"},
+        queue=CoalescingQueue(),
+        cluster=ClusterIdentity(cluster_uid="bench", cluster_name="bench"),
+        settings=ShippingSettings(),
+        stop=threading.Event(),
+    )
+    rss_before = resident_mib()
+    reset_peak_rss()
+    start = time.perf_counter()
+    shipper.request_snapshot()
+    shipper.send_snapshot()
+    return {
+        "seconds": round(time.perf_counter() - start, 3),
+        "rss_before_mib": rss_before,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+_CACHES: list[Any] = []
+
+
 def list_ours(api_client: k8s_client.ApiClient, page_size: int) -> int:
     from obsyk_core import build_plugin_manager
     from obsyk_operator.kube_api import KubeApi
@@ -63,6 +117,7 @@ def list_ours(api_client: k8s_client.ApiClient, page_size: int) -> int:
         page_size=page_size,
     )
     watcher.relist()
+    _CACHES.append(cache)  # kept for the snapshot, when one is asked for
     return len(cache["Pod"])
 
 
@@ -86,14 +141,14 @@ def list_models(api_client: k8s_client.ApiClient, page_size: int) -> int:
 PATHS = {"ours": list_ours, "models": list_models}
 
 
-def run(path: str, url: str, page_size: int) -> dict[str, Any]:
+def run(path: str, url: str, page_size: int, sink_url: str | None = None) -> dict[str, Any]:
     configuration = k8s_client.Configuration(host=url)
     api_client = k8s_client.ApiClient(configuration)
     before = peak_rss_mib()
     start = time.perf_counter()
     objects = PATHS[path](api_client, page_size)
     seconds = time.perf_counter() - start
-    return {
+    result: dict[str, Any] = {
         "path": path,
         "objects": objects,
         "seconds": round(seconds, 3),
@@ -101,7 +156,11 @@ def run(path: str, url: str, page_size: int) -> dict[str, Any]:
         "rss_before_mib": before,
         "peak_rss_mib": peak_rss_mib(),
     }
+    if sink_url:
+        result["snapshot"] = send_snapshot(_CACHES.pop(), sink_url)
+    return result
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
+    sink = sys.argv[4] if len(sys.argv) > 4 else None
+    print(json.dumps(run(sys.argv[1], sys.argv[2], int(sys.argv[3]), sink)))

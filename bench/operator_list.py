@@ -11,6 +11,11 @@ page size, in a fresh subprocess per path so each peak RSS is that path's own:
 
 Targets: ``ours`` peak RSS <= 256 MiB and >= 5x faster than ``models``.
 Prints one JSON object.  ``--quick`` runs small sizes for a smoke run.
+
+``--snapshot`` (implies ``--skip-models``): after our LIST, the operator sends
+the cache as a snapshot to a platform that drops what it reads
+(``_op_sink.py``), twice: to one that speaks our extensions (chunks) and to an
+upstream-only one (one body); the peak RSS of each send is reported.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from _op_pages import PageServer, realistic_pods, serialise_pages
+from _op_sink import SnapshotSink
 from machine_info import machine_info
 
 DEFAULT_PODS = 100_000
@@ -44,7 +50,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-models", action="store_true", help="measure only our path (the slow one is models)"
     )
+    parser.add_argument(
+        "--snapshot", action="store_true", help="measure sending the cache as a snapshot"
+    )
     args = parser.parse_args(argv)
+    if args.snapshot:
+        args.skip_models = True
     if args.pods is None:
         args.pods = QUICK_PODS if args.quick else DEFAULT_PODS
     if args.pods < 1 or args.page_size < 1:
@@ -52,11 +63,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def list_in_subprocess(path: str, url: str, page_size: int) -> dict[str, Any]:
+def list_in_subprocess(
+    path: str, url: str, page_size: int, sink_url: str | None = None
+) -> dict[str, Any]:
     """Run one path in a fresh interpreter; its JSON line is the last line it prints."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     done = subprocess.run(
-        [sys.executable, str(CHILD), path, url, str(page_size)],
+        [sys.executable, str(CHILD), path, url, str(page_size), *([sink_url] if sink_url else [])],
         capture_output=True,
         text=True,
         env=env,
@@ -66,6 +79,19 @@ def list_in_subprocess(path: str, url: str, page_size: int) -> dict[str, Any]:
         raise RuntimeError(f"{path} LIST failed ({done.returncode}):\n{done.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def snapshot_run(url: str, args: argparse.Namespace, *, extensions: bool) -> dict[str, Any]:
+    """LIST in a fresh child, then send the snapshot to a sink; the send's own numbers."""
+    with SnapshotSink(extensions=extensions) as sink:
+        listed = list_in_subprocess("ours", url, args.page_size, sink.url)
+        return {
+            **listed["snapshot"],
+            "list_peak_rss_mib": listed["peak_rss_mib"],
+            "bodies": sink.bodies,
+            "body_bytes": sink.body_bytes,
+            "largest_body_bytes": sink.largest_body,
+        }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,6 +107,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results[path]["pages_fetched"] = server.served - served
             if results[path]["objects"] != args.pods:
                 raise RuntimeError(f"{path} holds {results[path]['objects']} of {args.pods} Pods")
+        if args.snapshot:
+            results["snapshots"] = {
+                mode: snapshot_run(server.url, args, extensions=mode == "chunked")
+                for mode in ("chunked", "one_body")
+            }
     ours = results["ours"]
     report: dict[str, Any] = {
         "benchmark": "operator_list",
@@ -97,6 +128,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rss_met": ours["peak_rss_mib"] <= RSS_TARGET_MIB,
         },
     }
+    if "snapshots" in results:
+        report["snapshots"] = results["snapshots"]
     if "models" in results:
         models = results["models"]
         speedup = round(models["seconds"] / ours["seconds"], 2)

@@ -102,9 +102,14 @@ class CachedObject:
         )
 
     @property
+    def canonical(self) -> bytes:
+        """The record's canonical JSON, inflated (a snapshot splices these bytes in unparsed)."""
+        return self.codec.decode(self.data)
+
+    @property
     def record(self) -> dict[str, Any]:
         """A fresh copy of the record, decoded (callers may keep or change it)."""
-        record: dict[str, Any] = orjson.loads(self.codec.decode(self.data))
+        record: dict[str, Any] = orjson.loads(self.canonical)
         return record
 
     @property
@@ -151,6 +156,11 @@ class KindCache:
 
     def __iter__(self) -> Iterator[CachedObject]:
         return iter(list(self._objects.values()))
+
+    def frozen(self) -> list[CachedObject]:
+        """Every cached object as of now: the objects are immutable, so this view stays true."""
+        with self.lock:
+            return list(self._objects.values())
 
     def records(self) -> list[dict[str, Any]]:
         """Every record, decoded now (a snapshot's worth of dicts)."""

@@ -9,7 +9,7 @@ other 4xx is :class:`PlatformRejected` (this body can never succeed).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sized
 from typing import Any, Protocol
 
 import orjson
@@ -22,6 +22,10 @@ class TokenSource(Protocol):
     def token(self) -> str: ...
 
     def invalidate(self, token: str) -> None: ...
+
+
+class StreamedBody(Sized, Iterable[bytes], Protocol):
+    """A body sent piece by piece with a known total size (re-iterable: a 401 sends it again)."""
 
 
 class PlatformRejected(Exception):
@@ -50,7 +54,10 @@ class PlatformClient:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         """POST ``body`` as JSON; return the parsed answer (``None`` when not JSON)."""
-        data = orjson.dumps(body)
+        return self.post_json(path, orjson.dumps(body))
+
+    def post_json(self, path: str, data: bytes | StreamedBody) -> Any:
+        """POST JSON already serialised, whole or streamed (``Content-Length`` from ``len()``)."""
         for attempt in (1, 2):
             token = self.tokens.token()
             response = self._send(path, data, token)
@@ -60,7 +67,7 @@ class PlatformClient:
             return self._classify(response)
         raise AssertionError("unreachable")
 
-    def _send(self, path: str, data: bytes, token: str) -> requests.Response:
+    def _send(self, path: str, data: bytes | StreamedBody, token: str) -> requests.Response:
         started = time.monotonic()
         try:
             response = self.session.post(

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
 import structlog
 
 from obsyk_operator.backoff import Backoff
 from obsyk_operator.local_cache import LocalCache
-from obsyk_operator.platform_client import PlatformRejected
+from obsyk_operator.platform_client import PlatformRejected, StreamedBody
 from obsyk_operator.send_queue import CoalescingQueue, QueuedChange
 from obsyk_operator.settings import ShippingSettings
+from obsyk_operator.snapshot_body import Section, chunk_bodies
 from obsyk_operator.tokens import PlatformUnavailable
 
 log = structlog.get_logger(__name__)
@@ -38,6 +37,8 @@ _RETRYABLE_REJECTIONS = (401, 403, 408, 409)
 
 class Poster(Protocol):
     def post(self, path: str, body: dict[str, Any]) -> Any: ...
+
+    def post_json(self, path: str, data: bytes | StreamedBody) -> Any: ...
 
 
 class ShippingMetrics(Protocol):
@@ -73,13 +74,8 @@ class ClusterIdentity:
     kubernetes_version: str | None = None
 
 
-def snapshot_bodies(
-    *,
-    cluster: ClusterIdentity,
-    records_by_key: dict[str, list[dict[str, Any]]],
-    chunk_bytes: int,
-) -> list[dict[str, Any]]:
-    """The snapshot as one body or, above ``chunk_bytes``, as chunks of one ``snapshot_id``."""
+def snapshot_header(cluster: ClusterIdentity) -> dict[str, Any]:
+    """The top-level fields every snapshot body (or chunk) starts with."""
     header: dict[str, Any] = {
         "cluster_uid": cluster.cluster_uid,
         "cluster_name": cluster.cluster_name,
@@ -87,30 +83,7 @@ def snapshot_bodies(
     }
     if cluster.kubernetes_version:
         header["kubernetes_version"] = cluster.kubernetes_version
-    sizes = {
-        key: [len(orjson.dumps(record)) + 1 for record in records]
-        for key, records in records_by_key.items()
-    }
-    if sum(sum(s) for s in sizes.values()) <= chunk_bytes:
-        return [{**header, **records_by_key}]
-    chunks: list[dict[str, list[dict[str, Any]]]] = [{}]
-    used = 0
-    # Empty kinds ride in the first chunk: the platform sweeps every kind seen in any chunk.
-    for key, records in records_by_key.items():
-        if not records:
-            chunks[0][key] = []
-    for key, records in records_by_key.items():
-        for record, size in zip(records, sizes[key], strict=True):
-            if used and used + size > chunk_bytes:
-                chunks.append({})
-                used = 0
-            chunks[-1].setdefault(key, []).append(record)
-            used += size
-    snapshot_id = str(uuid.uuid4())
-    return [
-        {**header, **chunk, "snapshot_id": snapshot_id, "chunk": i, "final": i == len(chunks) - 1}
-        for i, chunk in enumerate(chunks)
-    ]
+    return header
 
 
 class Shipper:
@@ -211,29 +184,34 @@ class Shipper:
     # ------------------------------------------------------------ snapshot
 
     def send_snapshot(self) -> None:
+        """Send the pending kinds as they are now, chunk by chunk: memory stays about one chunk."""
         with self._lock:
             kinds = set(self._pending_snapshot)
-        with self.cache.lock:
-            records = {
-                self.snapshot_keys[kind]: self.cache[kind].records()
-                for kind in self.snapshot_keys
+        with self.cache.lock:  # one instant for every kind; the objects themselves are immutable
+            sections = [
+                Section(key, self.cache[kind].frozen())
+                for kind, key in self.snapshot_keys.items()
                 if kind in kinds
-            }
-        bodies = snapshot_bodies(
-            cluster=self.cluster,
-            records_by_key=records,
-            chunk_bytes=self.settings.snapshot_chunk_bytes,
-        )
-        for body in bodies:
-            if self.stop.is_set() or not self.may_ship():
-                return  # stays pending; a new leader or the next run sends it whole
-            self.client.post(SNAPSHOT_PATH, body)
+            ]
+        bodies = self._send_chunks(snapshot_header(self.cluster), sections)
+        if bodies is None:
+            return  # stays pending; a new leader or the next run sends it whole
         with self._lock:
             self._pending_snapshot -= kinds
         self.last_snapshot_at = self.clock()
         self.snapshots_sent += 1
         self.metrics.snapshot_sent()
-        log.info("snapshot sent", kinds=len(kinds), chunks=len(bodies))
+        log.info("snapshot sent", kinds=len(kinds), bodies=bodies)
+
+    def _send_chunks(self, header: dict[str, Any], sections: list[Section]) -> int | None:
+        sent = 0
+        bodies = chunk_bodies(header, sections, chunk_bytes=self.settings.snapshot_chunk_bytes)
+        for body in bodies:
+            if self.stop.is_set() or not self.may_ship():
+                return None
+            self.client.post_json(SNAPSHOT_PATH, body)
+            sent += 1
+        return sent
 
     # ------------------------------------------------------------ events
 

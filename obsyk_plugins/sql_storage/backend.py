@@ -8,7 +8,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
@@ -51,6 +62,21 @@ from obsyk_plugins.sql_storage.queries import resource_query
 
 #: Rows fetched per round trip when streaming records.
 STREAM_BATCH = 1000
+
+
+#: One statement, one round trip: an unrevoked token joined to its holder's
+#: membership in the token's org.  Built once: it runs on every API request.
+_AUTHENTICATE_API_TOKEN = (
+    select(ApiTokenModel.__table__, MembershipModel.role)
+    .join(
+        MembershipModel,
+        and_(
+            MembershipModel.org_id == ApiTokenModel.org_id,
+            MembershipModel.user_id == ApiTokenModel.user_id,
+        ),
+    )
+    .where(ApiTokenModel.token_hash == bindparam("token_hash"), ApiTokenModel.revoked_at.is_(None))
+)
 
 
 def _now() -> datetime:
@@ -227,20 +253,8 @@ class SqlStorage(Storage):
         return None if row is None else rows.api_token(row)
 
     def authenticate_api_token(self, token_hash: str) -> tuple[ApiToken, Membership] | None:
-        # One statement, one round trip: the token joined to its holder's membership.
-        statement = (
-            select(ApiTokenModel.__table__, MembershipModel.role)
-            .join(
-                MembershipModel,
-                and_(
-                    MembershipModel.org_id == ApiTokenModel.org_id,
-                    MembershipModel.user_id == ApiTokenModel.user_id,
-                ),
-            )
-            .where(ApiTokenModel.token_hash == token_hash, ApiTokenModel.revoked_at.is_(None))
-        )
         with self._reading_one_statement() as connection:
-            row = connection.execute(statement).first()
+            row = connection.execute(_AUTHENTICATE_API_TOKEN, {"token_hash": token_hash}).first()
         if row is None:
             return None
         token = rows.api_token(row)

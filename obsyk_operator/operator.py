@@ -29,6 +29,7 @@ from obsyk_operator.leader import LeaseElector
 from obsyk_operator.local_cache import LocalCache
 from obsyk_operator.metrics import OperatorMetrics
 from obsyk_operator.platform_client import PlatformClient
+from obsyk_operator.platform_features import PlatformFeatures
 from obsyk_operator.send_queue import CoalescingQueue
 from obsyk_operator.settings import SelectionSettings, Settings
 from obsyk_operator.shipping import ClusterIdentity, HeartbeatLoop, Shipper
@@ -193,6 +194,7 @@ class Operator:
         self.queue = CoalescingQueue(on_coalesced=self.metrics.changes_coalesced.inc)
         self.metrics.queue_depth.set_function(lambda: len(self.queue))
         may_ship = self._leadership()
+        self.features = PlatformFeatures()  # what the platform showed it speaks, learnt by both
         self.shipper = Shipper(
             client=self._platform_client(),
             cache=self.cache,
@@ -203,6 +205,7 @@ class Operator:
             stop=self.stop_event,
             may_ship=may_ship,
             metrics=_ShippingMetrics(self.metrics),
+            features=self.features,
         )
         self.heartbeat = HeartbeatLoop(
             client=self._platform_client(),
@@ -214,6 +217,7 @@ class Operator:
             include_digests=self.ready.is_set,
             may_ship=may_ship,
             metrics=_ShippingMetrics(self.metrics),
+            features=self.features,
         )
         scopes = [(kind, scope) for kind in kinds for scope in watch_scopes(kind, s.selection)]
         sink = _QueueSink(

@@ -21,9 +21,10 @@ import structlog
 from obsyk_operator.backoff import Backoff
 from obsyk_operator.local_cache import LocalCache
 from obsyk_operator.platform_client import PlatformRejected, StreamedBody
+from obsyk_operator.platform_features import PlatformFeatures
 from obsyk_operator.send_queue import CoalescingQueue, QueuedChange
 from obsyk_operator.settings import ShippingSettings
-from obsyk_operator.snapshot_body import Section, chunk_bodies
+from obsyk_operator.snapshot_body import Section, StreamedSnapshot, chunk_bodies
 from obsyk_operator.tokens import PlatformUnavailable
 
 log = structlog.get_logger(__name__)
@@ -102,6 +103,7 @@ class Shipper:
         may_ship: Callable[[], bool] = lambda: True,
         metrics: ShippingMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
+        features: PlatformFeatures | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -113,6 +115,7 @@ class Shipper:
         self.may_ship = may_ship
         self.metrics = metrics or _NoMetrics()
         self.clock = clock
+        self.features = features or PlatformFeatures()
         self.backoff = Backoff(initial=settings.initial_backoff, maximum=settings.max_backoff)
         self.batches_supported = settings.use_batches
         self.event_extensions = settings.use_batches
@@ -184,7 +187,8 @@ class Shipper:
     # ------------------------------------------------------------ snapshot
 
     def send_snapshot(self) -> None:
-        """Send the pending kinds as they are now, chunk by chunk: memory stays about one chunk."""
+        """Send the pending kinds as they are now: chunked if the platform speaks our
+        extensions, else as one streamed body; memory stays about one chunk either way."""
         with self._lock:
             kinds = set(self._pending_snapshot)
         with self.cache.lock:  # one instant for every kind; the objects themselves are immutable
@@ -193,7 +197,13 @@ class Shipper:
                 for kind, key in self.snapshot_keys.items()
                 if kind in kinds
             ]
-        bodies = self._send_chunks(snapshot_header(self.cluster), sections)
+        header = snapshot_header(self.cluster)
+        if self.features.extensions is None:
+            self._ask_for_extensions()
+        if self.features.extensions:
+            bodies = self._send_chunks(header, sections)
+        else:
+            bodies = self._send_whole(header, sections)
         if bodies is None:
             return  # stays pending; a new leader or the next run sends it whole
         with self._lock:
@@ -203,15 +213,45 @@ class Shipper:
         self.metrics.snapshot_sent()
         log.info("snapshot sent", kinds=len(kinds), bodies=bodies)
 
+    def _ask_for_extensions(self) -> None:
+        """A heartbeat as upstream sends it; only its answer tells whether chunks are safe."""
+        body = {
+            "cluster_uid": self.cluster.cluster_uid,
+            "agent_version": self.cluster.agent_version,
+        }
+        try:
+            answer = self.client.post(HEARTBEAT_PATH, body)
+        except PlatformRejected as exc:
+            if exc.status in _RETRYABLE_REJECTIONS:
+                raise
+            answer = None  # no heartbeat endpoint that answers: surely no extensions either
+        self.features.heartbeat_answered(answer)
+        log.info("platform extensions", chunked_snapshots=bool(self.features.extensions))
+
     def _send_chunks(self, header: dict[str, Any], sections: list[Section]) -> int | None:
         sent = 0
         bodies = chunk_bodies(header, sections, chunk_bytes=self.settings.snapshot_chunk_bytes)
         for body in bodies:
             if self.stop.is_set() or not self.may_ship():
                 return None
-            self.client.post_json(SNAPSHOT_PATH, body)
+            try:
+                self.client.post_json(SNAPSHOT_PATH, body)
+            except PlatformRejected as exc:
+                if sent or exc.status in _RETRYABLE_REJECTIONS:
+                    raise
+                log.warning(
+                    "platform refused a snapshot chunk; sending one body", status=exc.status
+                )
+                self.features.chunks_refused()
+                return self._send_whole(header, sections)
             sent += 1
         return sent
+
+    def _send_whole(self, header: dict[str, Any], sections: list[Section]) -> int | None:
+        if self.stop.is_set() or not self.may_ship():
+            return None
+        self.client.post_json(SNAPSHOT_PATH, StreamedSnapshot(header, sections))
+        return 1
 
     # ------------------------------------------------------------ events
 
@@ -247,6 +287,7 @@ class Shipper:
         for event in events:
             del event["cluster_uid"]
         self.client.post(EVENTS_PATH, {"cluster_uid": self.cluster.cluster_uid, "events": events})
+        self.features.batch_accepted()
         self.metrics.sent(len(batch))
 
     def _post_single(self, item: QueuedChange) -> None:
@@ -295,6 +336,7 @@ class HeartbeatLoop:
         include_digests: Callable[[], bool] = lambda: True,
         may_ship: Callable[[], bool] = lambda: True,
         metrics: ShippingMetrics | None = None,
+        features: PlatformFeatures | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -305,6 +347,7 @@ class HeartbeatLoop:
         self.include_digests = include_digests
         self.may_ship = may_ship
         self.metrics = metrics or _NoMetrics()
+        self.features = features or PlatformFeatures()
         self.sent = 0
 
     def run(self) -> None:
@@ -328,6 +371,7 @@ class HeartbeatLoop:
                 body["counts"] = self.cache.counts()
                 body["digests"] = self.cache.digests()
         answer = self.client.post(HEARTBEAT_PATH, body)
+        self.features.heartbeat_answered(answer)
         self.sent += 1
         self.metrics.heartbeat_ok()
         resync = answer.get("resync") if isinstance(answer, dict) else None

@@ -38,7 +38,14 @@ class FakePlatform:
         self.public_key = ECKey.import_key(self.private_key.as_pem(private=False))
         self.client_id = client_id
         self.token_lifetime = token_lifetime
+        #: False: an upstream-only platform; it refuses our extra fields with 422...
         self.supports_extensions = True
+        #: ...unless ``lenient``: then it ignores them (and takes every snapshot body whole).
+        self.lenient = False
+        #: Heartbeat answers carry ``resync`` (``[]`` when nothing drifted), as the reference app's.
+        self.answers_resync = True
+        #: Knows the other extensions but refuses snapshot chunks (422).
+        self.refuses_chunks = False
         self.resync_answer: list[str] | None = None
         self.down = False  # answer every agent request 503
         self.received: list[Received] = []
@@ -162,8 +169,8 @@ class FakePlatform:
                 return self._events(body)
             if path.endswith("/heartbeat"):
                 answer: dict[str, Any] = {}
-                if self.supports_extensions and self.resync_answer:
-                    answer["resync"], self.resync_answer = self.resync_answer, None
+                if self.supports_extensions and self.answers_resync:
+                    answer["resync"], self.resync_answer = self.resync_answer or [], None
                 return 200, {}, answer
         return 404, {}, {"error": "not found"}
 
@@ -179,8 +186,13 @@ class FakePlatform:
             "chunk",
             "final",
         }
-        if not self.supports_extensions and meta & body.keys() & {"snapshot_id", "chunk", "final"}:
+        chunk_fields = {"snapshot_id", "chunk", "final"}
+        if self.refuses_chunks and body.keys() & chunk_fields:
             return 422, {}, {"error": "unknown fields"}
+        if not self.supports_extensions and body.keys() & chunk_fields:
+            if not self.lenient:
+                return 422, {}, {"error": "unknown fields"}
+            body = {key: value for key, value in body.items() if key not in chunk_fields}
         if "snapshot_id" in body:
             staged = self._staged.setdefault(body["snapshot_id"], [])
             staged.append(body)

@@ -145,7 +145,7 @@ def test_platform_without_extensions_gets_single_upstream_events(
         assert set(body) <= {"cluster_uid", "type", "kind", "uid", "name", "namespace", "object"}
 
 
-def test_large_snapshots_are_chunked_and_committed_by_the_final_chunk(
+def test_large_snapshots_to_a_platform_speaking_our_extensions_are_chunked(
     kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
 ) -> None:
     for i in range(30):
@@ -184,3 +184,57 @@ def test_resync_interval_sends_full_snapshots(
 ) -> None:
     start_operator(shipping={"resync_interval": 0.5})
     platform.wait_for(lambda: len(platform.bodies("/snapshot")) >= 3, timeout=5)
+
+
+def test_until_the_platform_shows_it_speaks_our_extensions_a_snapshot_is_one_body(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    # A platform that ignores unknown fields would take each chunk as the whole truth.
+    platform.supports_extensions = False
+    platform.lenient = True
+    for i in range(30):
+        kube.add("pods", pod(f"p{i:02d}"))
+    operator = start_operator(shipping={"snapshot_chunk_bytes": 2000})
+    platform.wait_for(lambda: operator.shipper.snapshots_sent == 1)
+    [body] = platform.bodies("/snapshot")
+    assert "snapshot_id" not in body
+    assert len(platform.names("Pod")) == 30
+    operator.shipper.request_snapshot()  # a later resync: still nothing learnt, still one body
+    platform.wait_for(lambda: operator.shipper.snapshots_sent == 2)
+    assert ["snapshot_id" in b for b in platform.bodies("/snapshot")] == [False, False]
+    assert len(platform.names("Pod")) == 30
+
+
+def test_an_accepted_event_batch_shows_the_extensions_and_later_snapshots_are_chunked(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    platform.answers_resync = False  # no heartbeat proof: only the batch can tell
+    for i in range(30):
+        kube.add("pods", pod(f"p{i:02d}"))
+    operator = start_operator(shipping={"snapshot_chunk_bytes": 2000})
+    platform.wait_for(lambda: operator.shipper.snapshots_sent == 1)
+    assert "snapshot_id" not in platform.bodies("/snapshot")[0]
+    kube.add("pods", pod("batched"))
+    platform.wait_for(lambda: any("events" in b for b in platform.bodies("/events")))
+    operator.shipper.request_snapshot()
+    platform.wait_for(lambda: operator.shipper.snapshots_sent == 2)
+    chunks = platform.bodies("/snapshot")[1:]
+    assert len(chunks) > 2 and chunks[-1]["final"] is True
+    assert len(platform.names("Pod")) == 31
+
+
+def test_a_platform_that_refuses_chunks_gets_one_body_from_then_on(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    platform.refuses_chunks = True
+    for i in range(30):
+        kube.add("pods", pod(f"p{i:02d}"))
+    operator = start_operator(shipping={"snapshot_chunk_bytes": 2000})
+    platform.wait_for(lambda: operator.shipper.snapshots_sent == 1)
+    first_chunk, whole = platform.bodies("/snapshot")
+    assert first_chunk["chunk"] == 0 and "snapshot_id" not in whole
+    assert len(platform.names("Pod")) == 30
+    operator.shipper.request_snapshot()
+    platform.wait_for(lambda: operator.shipper.snapshots_sent == 2)
+    assert "snapshot_id" not in platform.bodies("/snapshot")[-1]
+    assert len(platform.bodies("/snapshot")) == 3

@@ -7,6 +7,7 @@ import tracemalloc
 from typing import Any
 
 import orjson
+import pytest
 
 from obsyk_core.plugins import build_plugin_manager
 from obsyk_operator.local_cache import LocalCache
@@ -109,8 +110,8 @@ class MeasuringPoster:
         return {}
 
 
-def test_sending_a_snapshot_holds_about_one_chunk_not_the_whole_cluster() -> None:
-    extensions = True
+@pytest.mark.parametrize("extensions", [True, False], ids=["chunked", "one-body"])
+def test_sending_a_snapshot_holds_about_one_chunk_not_the_whole_cluster(extensions: bool) -> None:
     pods = realistic_pods(3000)  # ~7 MB of JSON; ~20 MB as dicts
     cache = filled_cache(pods, NAMESPACES)
     del pods

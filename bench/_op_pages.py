@@ -1,6 +1,6 @@
 """A LIST of many Pods, pre-serialised into pages, served over HTTP like an API server.
 
-The operator tests' ``tests/operator/kube_server.py`` deep-copies, sorts and
+The operator tests' ``obsyk_operator/testing/kube_server.py`` deep-copies, sorts and
 ``json.dumps`` on every page request, which at 100,000 Pods would cost the
 server more than the client work being measured (and count in both paths'
 wall time).  Here every page is serialised once, before any measurement, with

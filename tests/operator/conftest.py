@@ -16,12 +16,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_platform import FakePlatform
-from kube_server import KubeServer
 from operator_support import operator_settings
 
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.plugins import build_plugin_manager
 from obsyk_operator.operator import Operator
+from obsyk_operator.testing.kube_server import KubeServer
 
 #: Enough kinds to cover namespaced, cluster-scoped and the hashed ones, without 20 watches.
 

@@ -11,9 +11,9 @@ import pytest
 import requests
 import structlog
 from fake_platform import FakePlatform
-from kube_server import KubeServer
 
 from obsyk_operator import cli
+from obsyk_operator.testing.kube_server import KubeServer
 
 
 @pytest.fixture(autouse=True)

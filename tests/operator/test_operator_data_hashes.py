@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pytest
 from fake_platform import FakePlatform
-from kube_server import KubeServer
 
 from obsyk_core.kinds import KindRegistry, RawObject, Record
 from obsyk_operator.data_hashes import SecretRef, with_data_hashes
 from obsyk_operator.operator import Operator
+from obsyk_operator.testing.kube_server import KubeServer
 
 KEY_SECRET = SecretRef("obsyk-system", "obsyk-operator-hmac")
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_server import KubeServer
 from operator_support import operator_settings
 from test_operator_sync import pod
 from werkzeug.serving import make_server
@@ -23,6 +22,7 @@ from werkzeug.serving import make_server
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import ResourceQuery
 from obsyk_operator.operator import Operator
+from obsyk_operator.testing.kube_server import KubeServer
 
 
 class ReferencePlatform:

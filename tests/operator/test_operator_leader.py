@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 from fake_platform import FakePlatform
-from kube_server import KubeServer
 from test_operator_sync import pod
 
 from obsyk_operator.kube_api import KubeApi, load_api_client
 from obsyk_operator.leader import LeaseElector
 from obsyk_operator.operator import Operator
 from obsyk_operator.settings import LeaderSettings
+from obsyk_operator.testing.kube_server import KubeServer
 
 
 class Candidate:

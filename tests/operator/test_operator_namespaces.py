@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fake_platform import FakePlatform
-from kube_server import KubeServer
 from test_operator_sync import pod
 
 from obsyk_operator.operator import Operator
+from obsyk_operator.testing.kube_server import KubeServer
 
 SELECTED = frozenset({"team-a", "team-b"})
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from email.utils import formatdate
 
 from fake_platform import FakePlatform
-from kube_server import KubeServer
 from test_operator_sync import pod
 
 from obsyk_operator.operator import Operator
+from obsyk_operator.testing.kube_server import KubeServer
 
 
 def agent_auth_headers(platform: FakePlatform) -> list[str]:

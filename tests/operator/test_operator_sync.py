@@ -6,9 +6,9 @@ import base64
 from collections.abc import Callable
 
 from fake_platform import FakePlatform
-from kube_server import KubeServer
 
 from obsyk_operator.operator import Operator
+from obsyk_operator.testing.kube_server import KubeServer
 
 
 def pod(name: str, namespace: str = "default", **spec: object) -> dict[str, object]:

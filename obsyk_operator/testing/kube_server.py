@@ -1,12 +1,17 @@
-"""An in-process Kubernetes API server for the operator's tests.
+"""A small in-memory Kubernetes API server, for the operator's tests and for trying it out.
 
 It speaks just enough of the real protocol for the official ``kubernetes``
 client and the operator's watching layer: discovery, ``/version``, LIST with
 ``limit``/``continue``, WATCH as chunked JSON lines with bookmarks, ``410
 Gone`` (as an HTTP status or as an ERROR event, like a real server after
-etcd compaction), GET/POST/PUT with resourceVersion conflicts (for Leases and
-Secrets).  Tests mutate it directly through :meth:`KubeServer.add`,
-:meth:`modify`, :meth:`delete`, :meth:`compact` and :meth:`drop_watches`.
+etcd compaction), GET/POST/PUT/DELETE with resourceVersion conflicts (for
+Leases and Secrets).  It checks no credentials.  Tests mutate it directly
+through :meth:`KubeServer.add`, :meth:`modify`, :meth:`delete`,
+:meth:`compact` and :meth:`drop_watches`; people through HTTP (``curl -X
+POST``/``DELETE``) or ``--churn``.
+
+As a command, ``python -m obsyk_operator.testing.kube_server`` serves a small
+seeded cluster and writes a kubeconfig for it (see :mod:`.local_cluster`).
 """
 
 from __future__ import annotations
@@ -144,13 +149,14 @@ class KubeServer:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> KubeServer:
+    def start(self, *, host: str = "127.0.0.1", port: int = 0) -> KubeServer:
+        """Serve on ``host:port`` (port 0: any free one) from a daemon thread."""
         server = self
 
         class Handler(_Handler):
             kube = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -165,7 +171,8 @@ class KubeServer:
     @property
     def url(self) -> str:
         assert self._httpd is not None, "start() the server first"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
 
     def write_kubeconfig(self, path: Path, *, token: str = "test-token") -> Path:
         """A kubeconfig pointing the official client at this server."""
@@ -210,7 +217,13 @@ class KubeServer:
             return self._commit(gvp, "ADDED", key, obj)
 
     def modify(
-        self, plural: str, name: str, change: dict[str, Any], *, namespace: str = "", group=None
+        self,
+        plural: str,
+        name: str,
+        change: dict[str, Any],
+        *,
+        namespace: str = "",
+        group: str | None = None,
     ) -> dict[str, Any]:
         """Deep-merge ``change`` into an object and bump its resourceVersion."""
         res = self.resource(plural, group)
@@ -221,15 +234,20 @@ class KubeServer:
             _merge(obj, change)
             return self._commit(gvp, "MODIFIED", (ns, name), obj)
 
-    def delete(self, plural: str, name: str, *, namespace: str = "", group=None) -> None:
+    def delete(
+        self, plural: str, name: str, *, namespace: str = "", group: str | None = None
+    ) -> dict[str, Any]:
+        """Delete an object (``KeyError`` if absent); return it as it was last."""
         res = self.resource(plural, group)
         ns = (namespace or "default") if res.namespaced else ""
         with self._lock:
             gvp = (res.group, res.version, res.plural)
             obj = copy.deepcopy(self.objects[gvp][(ns, name)])
-            self._commit(gvp, "DELETED", (ns, name), obj)
+            return self._commit(gvp, "DELETED", (ns, name), obj)
 
-    def get(self, plural: str, name: str, *, namespace: str = "", group=None) -> dict[str, Any]:
+    def get(
+        self, plural: str, name: str, *, namespace: str = "", group: str | None = None
+    ) -> dict[str, Any]:
         res = self.resource(plural, group)
         ns = (namespace or "default") if res.namespaced else ""
         with self._lock:
@@ -364,6 +382,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._route("PUT")
 
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
     # ------------------------------------------------------------ routing
 
     def _dispatch(self, method: str, path: str, query: dict[str, str]) -> None:
@@ -402,6 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._get(res, namespace or "", name)
         if name is not None and method == "PUT":
             return self._replace(res, namespace or "", name, self._read_body())
+        if name is not None and method == "DELETE":
+            return self._delete(res, namespace or "", name)
         return self._send_json(405, _status(405, "MethodNotAllowed", method))
 
     def _group_list(self) -> dict[str, Any]:
@@ -430,7 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "singularName": "",
                     "namespaced": r.namespaced,
                     "kind": r.kind,
-                    "verbs": ["create", "get", "list", "update", "watch"],
+                    "verbs": ["create", "delete", "get", "list", "update", "watch"],
                 }
                 for r in self.kube.resources.values()
                 if (r.group, r.version) == (group, version)
@@ -490,8 +513,8 @@ class _Handler(BaseHTTPRequestHandler):
                 error = _status(410, "Expired", f"too old resource version: {since}")
                 self._chunk({"type": "ERROR", "object": error})
                 return
-            for event in backlog:
-                self._chunk(event)
+            for past in backlog:
+                self._chunk(past)
             while True:
                 try:
                     event = watch.events.get(timeout=kube.bookmark_interval)
@@ -530,13 +553,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _get(self, res: ApiResource, namespace: str, name: str) -> None:
         with self.kube._lock:
-            obj = self.kube.objects[(res.group, res.version, res.plural)].get((namespace, name))
-            obj = copy.deepcopy(obj)
+            found = self.kube.objects[(res.group, res.version, res.plural)].get((namespace, name))
+            obj = copy.deepcopy(found)
         if obj is None:
             return self._send_json(
                 404, _status(404, "NotFound", f'{res.plural} "{name}" not found')
             )
         self._send_json(200, obj)
+
+    def _delete(self, res: ApiResource, namespace: str, name: str) -> None:
+        try:
+            deleted = self.kube.delete(res.plural, name, namespace=namespace, group=res.group)
+        except KeyError:
+            return self._send_json(
+                404, _status(404, "NotFound", f'{res.plural} "{name}" not found')
+            )
+        self._send_json(200, deleted)
 
     def _create(self, res: ApiResource, namespace: str | None, body: dict[str, Any]) -> None:
         if res.namespaced:
@@ -580,3 +612,9 @@ class _Handler(BaseHTTPRequestHandler):
             body.setdefault("apiVersion", res.api_version)
             updated = kube._commit(gvp, "MODIFIED", (namespace, name), body)
         self._send_json(200, updated)
+
+
+if __name__ == "__main__":
+    from obsyk_operator.testing.local_cluster import main
+
+    raise SystemExit(main())

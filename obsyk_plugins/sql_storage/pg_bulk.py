@@ -3,25 +3,32 @@
 A snapshot can carry 100,000 resources; row-by-row statements would take
 minutes.  Instead, on the transaction's own psycopg connection:
 
-* upserts are ``COPY``-ed into a temporary table, then merged with one
-  ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (which keeps ``first_seen_at``);
-* history versions are ``COPY``-ed straight into ``resource_versions``;
+* rows not stored yet (a first snapshot) are ``COPY``-ed straight into
+  ``resources``; others are ``COPY``-ed into a temporary table, then merged
+  with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (which keeps
+  ``first_seen_at``);
+* a history version equal to its just-written row is copied from that row by
+  the server (one ``INSERT ... SELECT`` per change type: a snapshot's records
+  are sent once); other versions (deletions, a batch's earlier states of a
+  uid) are ``COPY``-ed into ``resource_versions``;
 * tombstones are one ``UPDATE ... FROM unnest(...)``.
+
+Rows are encoded for ``COPY`` by :mod:`~obsyk_plugins.sql_storage.copy_text`.
 
 ``load_states`` reads only the comparison columns, never the records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
-import orjson
 import psycopg
 from sqlalchemy import Connection
 
 from obsyk_core.storage import ChangeSet, ResourceRow, ResourceVersion, StoredState, Tombstone
-from obsyk_plugins.sql_storage import rows
+from obsyk_plugins.sql_storage import copy_text, rows
 from obsyk_plugins.sql_storage.errors import storage_errors
 from obsyk_plugins.sql_storage.ingest_tx import UPSERT_REPLACES, SqlIngestTransaction
 
@@ -47,12 +54,15 @@ _MERGE_INCOMING = (
     " ON CONFLICT (cluster_id, uid) DO UPDATE SET "
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in UPSERT_REPLACES)
 )
+#: One history version per listed uid, copied from its just-written row.  The
+#: change and time are the same for the whole group, so the only parameter
+#: that grows with the batch is one text array (cheap to send, hashed by the
+#: server), not three parallel arrays joined back to the table.
 _VERSIONS_FROM_ROWS = (
     f"INSERT INTO resource_versions ({_VERSION_COLUMNS})"
-    " SELECT r.cluster_id, r.uid, r.kind, r.namespace, r.name, v.change, r.content_hash,"
-    " r.record, v.changed_at"
-    " FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS v(uid, change, changed_at)"
-    " JOIN resources AS r ON r.cluster_id = %s AND r.uid = v.uid"
+    " SELECT r.cluster_id, r.uid, r.kind, r.namespace, r.name, %s, r.content_hash,"
+    " r.record, %s"
+    " FROM resources AS r WHERE r.cluster_id = %s AND r.uid = ANY(%s::text[])"
 )
 _TOMBSTONE = (
     "UPDATE resources AS r SET deleted_at = t.deleted_at, updated_at = t.deleted_at,"
@@ -71,41 +81,53 @@ _TOUCH = (
 )
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
+    """The rows in ``_RESOURCE_COLUMNS`` order, as COPY text lines."""
+    text, document, stamp = copy_text.text, copy_text.json_document, copy_text.Timestamps()
+    for row in upserts:
+        yield (
+            b"\t".join(
+                (
+                    text(row.cluster_id),
+                    text(row.uid),
+                    text(row.kind),
+                    text(rows.namespace_in(row.namespace)),
+                    text(row.name),
+                    document(row.labels),
+                    document(row.annotations),
+                    document(row.record),
+                    text(row.content_hash),
+                    stamp(row.first_seen_at),
+                    stamp(row.updated_at),
+                    stamp(row.deleted_at),
+                    copy_text.integer(row.resource_version),
+                    stamp(row.observed_at),
+                )
+            )
+            + b"\n"
+        )
 
 
-def _resource_tuple(row: ResourceRow) -> tuple[Any, ...]:
-    return (
-        row.cluster_id,
-        row.uid,
-        row.kind,
-        rows.namespace_in(row.namespace),
-        row.name,
-        _json(row.labels),
-        _json(row.annotations),
-        _json(row.record),
-        row.content_hash,
-        row.first_seen_at,
-        row.updated_at,
-        row.deleted_at,
-        row.resource_version,
-        row.observed_at,
-    )
-
-
-def _version_tuple(version: ResourceVersion) -> tuple[Any, ...]:
-    return (
-        version.cluster_id,
-        version.uid,
-        version.kind,
-        rows.namespace_in(version.namespace),
-        version.name,
-        version.change.value,
-        version.content_hash,
-        None if version.record is None else _json(version.record),
-        version.changed_at,
-    )
+def _version_lines(versions: Iterable[ResourceVersion]) -> Iterator[bytes]:
+    """The versions in ``_VERSION_COLUMNS`` order, as COPY text lines."""
+    text, stamp = copy_text.text, copy_text.Timestamps()
+    for version in versions:
+        yield (
+            b"\t".join(
+                (
+                    text(version.cluster_id),
+                    text(version.uid),
+                    text(version.kind),
+                    text(rows.namespace_in(version.namespace)),
+                    text(version.name),
+                    text(version.change.value),
+                    text(version.content_hash),
+                    copy_text.optional_json_document(version.record),
+                    stamp(version.changed_at),
+                )
+            )
+            + b"\n"
+        )
 
 
 class PostgresIngestTransaction(SqlIngestTransaction):
@@ -181,7 +203,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         """
         try:
             with self._raw.transaction():  # a SAVEPOINT inside the ingest transaction
-                _copy_rows(cursor, "resources", _RESOURCE_COLUMNS, map(_resource_tuple, new))
+                copy_text.copy_lines(cursor, "resources", _RESOURCE_COLUMNS, _resource_lines(new))
         except psycopg.errors.UniqueViolation:
             return False
         return True
@@ -189,7 +211,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
     def _merge(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
         cursor.execute(_CREATE_INCOMING)
         cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
-        _copy_rows(cursor, _INCOMING, _RESOURCE_COLUMNS, map(_resource_tuple, upserts))
+        copy_text.copy_lines(cursor, _INCOMING, _RESOURCE_COLUMNS, _resource_lines(upserts))
         cursor.execute(_MERGE_INCOMING)
 
     def _tombstone(self, cursor: psycopg.Cursor[Any], tombstones: list[Tombstone]) -> None:
@@ -230,22 +252,23 @@ class PostgresIngestTransaction(SqlIngestTransaction):
             else:
                 sent.append(version)
         if sent:
-            _copy_rows(cursor, "resource_versions", _VERSION_COLUMNS, map(_version_tuple, sent))
+            lines = _version_lines(sent)
+            copy_text.copy_lines(cursor, "resource_versions", _VERSION_COLUMNS, lines)
         if from_rows:
-            cursor.execute(
-                _VERSIONS_FROM_ROWS,
-                [
-                    [v.uid for v in from_rows],
-                    [v.change.value for v in from_rows],
-                    [v.changed_at for v in from_rows],
-                    self.cluster_id,
-                ],
-            )
+            self._versions_from_rows(cursor, from_rows)
 
-
-def _copy_rows(
-    cursor: psycopg.Cursor[Any], table: str, columns: str, values: Iterable[tuple[Any, ...]]
-) -> None:
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in values:
-            copy.write_row(row)
+    def _versions_from_rows(
+        self, cursor: psycopg.Cursor[Any], versions: list[ResourceVersion]
+    ) -> None:
+        """One ``INSERT ... SELECT`` per (change, time): a snapshot's history in one statement."""
+        groups: dict[tuple[str, datetime], list[str]] = {}
+        for version in versions:
+            groups.setdefault((version.change.value, version.changed_at), []).append(version.uid)
+        for (change, changed_at), uids in groups.items():
+            cursor.execute(_VERSIONS_FROM_ROWS, [change, changed_at, self.cluster_id, uids])
+            if cursor.rowcount != len(uids):
+                # Every uid was written by this very write(); anything else is a bug
+                # that would silently lose history, so the transaction must not commit.
+                raise RuntimeError(
+                    f"history: {cursor.rowcount} versions copied for {len(uids)} written rows"
+                )

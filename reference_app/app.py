@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, redirect
+from flask import Flask
 
 from obsyk_core.plugins import build_plugin_manager
 from reference_app.config import load_settings
@@ -72,8 +72,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from reference_app.api import register_api
 
     register_api(app)
-    # No web dashboard yet (it comes with browser sign-in): the root opens the API browser.
-    app.add_url_rule("/", "index", lambda: redirect("/api/docs"))
+    from reference_app.dashboard import blp as dashboard_blp
+
+    app.register_blueprint(dashboard_blp)
 
     from reference_app.jobs.periodic import start_embedded_periodic_jobs
 

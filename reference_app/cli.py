@@ -84,8 +84,10 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
         click.echo(f"Demo org {seed.org.name!r}, cluster {seed.cluster.name!r}.")
         click.echo(f"Demo API token (owner; shown once): {seed.token}")
     close_app(setup)
-    # The web dashboard arrives with browser sign-in; until then "/" opens the API browser.
-    click.echo(f"Obsyk: {public_url}/ (browsable API docs at {public_url}/api/docs)")
+    # Until browser sign-in arrives, the dashboard signs in with a pasted API token.
+    click.echo(
+        f"Dashboard: {public_url}/ (sign in with an API token; API docs at {public_url}/api/docs)"
+    )
     click.echo(
         f"API: {public_url}/api/v1  e.g. curl -H 'Authorization: Bearer <token>' "
         f"{public_url}/api/v1/clusters"

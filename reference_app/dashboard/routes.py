@@ -1,0 +1,57 @@
+"""Serve the dashboard page and its assets, with headers that confine what they may do.
+
+The page holds no data and needs no session: the browser script reads the
+inventory from the REST API with a personal API token the user pastes (kept in
+``sessionStorage`` and sent as ``Authorization: Bearer``).  No cookie is ever
+set or read, so a forged cross-site request carries no credential: there is no
+CSRF surface to protect.  Browser sign-in (sessions, and then CSRF tokens)
+comes later.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+
+blp = Blueprint(
+    "dashboard",
+    __name__,
+    static_folder="static",
+    static_url_path="/dashboard/static",
+    template_folder="templates",
+)
+
+#: Only this origin's own files may run, style, load or be fetched; nothing may frame the page.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    # Cluster and resource ids live in the URL fragment; never leak the page URL.
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+@blp.route("/")
+def index() -> str:
+    """The single page; the script routes between views with the URL fragment."""
+    return render_template("dashboard/index.html")
+
+
+@blp.after_request
+def _confine(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

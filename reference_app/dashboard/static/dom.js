@@ -1,0 +1,66 @@
+// Building the page from API data.  Every piece of data becomes a text node or
+// an attribute value, never markup: nothing here parses HTML.
+
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+// A record's value at a dotted path ("issuer.name"); undefined when absent.
+export function valueAt(record, dotted) {
+  let value = record;
+  for (const key of dotted.split(".")) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = value[key];
+  }
+  return value;
+}
+
+export function display(value) {
+  if (value === undefined || value === null || value === "") return "—";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const UNITS = [
+  ["day", 86400],
+  ["hour", 3600],
+  ["minute", 60],
+  ["second", 1],
+];
+
+// "5 minutes ago", with the exact time as a tooltip.
+export function timeAgo(iso) {
+  if (!iso) return h("span", { class: "muted" }, "never");
+  const seconds = (Date.parse(iso) - Date.now()) / 1000;
+  const [unit, size] = UNITS.find(([, size]) => Math.abs(seconds) >= size) ?? UNITS.at(-1);
+  return h("time", { datetime: iso, title: iso }, relative.format(Math.round(seconds / size), unit));
+}
+
+const GOOD = new Set(["running", "succeeded", "ready", "true", "active", "bound", "available", "connected", "complete", "normal"]);
+const WARN = new Set(["pending", "terminating", "unknown", "released", "progressing"]);
+
+// A status value as a coloured pill; the colour is a hint, the text says it all.
+export function pill(value) {
+  const text = display(value);
+  const word = text.toLowerCase();
+  let tone = "neutral";
+  if (GOOD.has(word)) tone = "good";
+  else if (WARN.has(word)) tone = "warn";
+  else if (["failed", "false", "disconnected", "lost", "warning", "error", "deleted"].includes(word)) tone = "bad";
+  return h("span", { class: `pill pill-${tone}` }, text);
+}
+
+export function plural(count, noun) {
+  return `${count.toLocaleString("en")} ${noun}${count === 1 ? "" : "s"}`;
+}

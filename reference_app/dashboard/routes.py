@@ -50,6 +50,12 @@ def index() -> str:
     return render_template("dashboard/index.html")
 
 
+@blp.route("/favicon.ico")
+def favicon() -> tuple[str, int]:
+    """No icon: answer browsers' automatic request without an error."""
+    return "", 204
+
+
 @blp.after_request
 def _confine(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():

@@ -209,7 +209,7 @@ def test_a_pod_shows_its_record_and_history(page: Page, server: DemoServer) -> N
     expect(page.locator("h1.resource-title")).to_have_text(pod["name"])
     record = json.loads(page.locator("section.resource > pre.json").text_content() or "")
     assert record == pod["object"]
-    versions = page.locator("ol.history > li.version")
+    versions = page.locator("ul.history > li.version")
     expect(versions).to_have_count(len(history["items"]))
     newest = history["items"][-1]
     expect(versions.first.locator(".version-head")).to_contain_text(f"v{newest['version']}")

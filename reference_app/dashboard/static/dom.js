@@ -33,6 +33,8 @@ export function display(value) {
 
 const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
 const UNITS = [
+  ["year", 365 * 86400],
+  ["month", 30 * 86400],
   ["day", 86400],
   ["hour", 3600],
   ["minute", 60],

@@ -16,7 +16,12 @@ function labels(map) {
   return h("ul", { class: "labels" }, entries.map(([key, value]) => h("li", { class: "label" }, `${key}=${value}`)));
 }
 
-function diffList(diff) {
+function diffList(version) {
+  // The first version "adds" every field; saying so is clearer than listing them.
+  if (version.change === "added" && version.version === 1) {
+    return h("p", { class: "muted small" }, "First seen: the whole record.");
+  }
+  const { diff } = version;
   const lines = [
     ...diff.added.map((field) => ["added", "+", field]),
     ...diff.removed.map((field) => ["removed", "−", field]),
@@ -33,7 +38,7 @@ function versionItem(version) {
     "li",
     { class: "version", "data-version": version.version },
     h("div", { class: "version-head" }, h("strong", {}, `v${version.version}`), " ", pill(version.change), " ", timeAgo(version.changed_at)),
-    diffList(version.diff),
+    diffList(version),
     version.object
       ? h("details", {}, h("summary", {}, "Record at this version"), json(version.object))
       : null,
@@ -75,6 +80,6 @@ export async function resourceDetail(clusterId, uid, context) {
     h("h2", {}, "Record"),
     json(resource.object),
     h("h2", {}, `History (${history.items.length} version${history.items.length === 1 ? "" : "s"}, newest first)`),
-    h("ol", { class: "history", reversed: true }, [...history.items].reverse().map(versionItem)),
+    h("ul", { class: "history" }, [...history.items].reverse().map(versionItem)),
   );
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 
 from obsyk_core.storage import Storage
@@ -11,6 +12,7 @@ from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.resources.listing import history_items, resource_page
 from reference_app.api.resources.org_clusters import cluster_id_of_current_org, confirm_cluster
+from reference_app.api.resources.page_json import page_response
 from reference_app.api.resources.schemas import (
     FleetFilterArgsSchema,
     HistorySchema,
@@ -31,18 +33,23 @@ blp = ApiBlueprint(
 )
 
 
+# Instances, not classes: given a class, webargs builds a new schema on every request.
+_CLUSTER_FILTER_ARGS = ResourceFilterArgsSchema()
+_FLEET_FILTER_ARGS = FleetFilterArgsSchema()
+
+
 def _documented(func: Any) -> Any:
     func = blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid token")(func)
     func = blp.alt_response(404, schema=ErrorSchema, description="No such cluster/resource")(func)
     return blp.doc(security=[{"bearer": []}])(func)
 
 
-def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> dict[str, Any]:
+def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> Response:
     """One page of one cluster of the caller's org; 404 if it was deleted meanwhile."""
     page = resource_page(storage, [cluster_id], args)
     if not page["items"]:
         confirm_cluster(storage, cluster_id)
-    return page
+    return page_response(page["items"], page["next_cursor"])
 
 
 @blp.route("/clusters/<cluster_id>/resources")
@@ -50,10 +57,10 @@ def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> di
 class ClusterResources(MethodView):
     decorators = [user_required(min_role="viewer")]
 
-    @blp.arguments(ResourceFilterArgsSchema, location="query")
+    @blp.arguments(_CLUSTER_FILTER_ARGS, location="query")
     @blp.response(200, ResourcePageSchema)
     @_documented
-    def get(self, args: dict[str, Any], cluster_id: str) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], cluster_id: str) -> Response:
         """List a cluster's resources (`/agents` is an alias)."""
         storage = get_state().storage
         return _cluster_page(storage, cluster_id_of_current_org(storage, cluster_id), args)
@@ -63,17 +70,18 @@ class ClusterResources(MethodView):
 class FleetResources(MethodView):
     decorators = [user_required(min_role="viewer")]
 
-    @blp.arguments(FleetFilterArgsSchema, location="query")
+    @blp.arguments(_FLEET_FILTER_ARGS, location="query")
     @blp.response(200, ResourcePageSchema)
     @_documented
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """Search resources across every cluster of your organization."""
         storage = get_state().storage
         if args.get("cluster_id"):
             return _cluster_page(
                 storage, cluster_id_of_current_org(storage, args["cluster_id"]), args
             )
-        return resource_page(storage, org_cluster_ids(storage, current_user().org_id), args)
+        page = resource_page(storage, org_cluster_ids(storage, current_user().org_id), args)
+        return page_response(page["items"], page["next_cursor"])
 
 
 @blp.route("/clusters/<cluster_id>/resources/<uid>")

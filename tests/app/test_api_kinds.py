@@ -19,8 +19,9 @@ from reference_app import create_app
 from reference_app.app import close_app
 
 
-def _kinds(app: Flask, role: str = "viewer") -> dict[str, dict[str, Any]]:
-    user = User(app.test_client(), new_user_token(app, new_org(app), role))  # type: ignore[arg-type]
+def _kinds(app: Flask) -> dict[str, dict[str, Any]]:
+    """The listing as the weakest role (viewer) sees it, by kind name."""
+    user = User(app.test_client(), new_user_token(app, new_org(app), "viewer"))
     response = user.get("/api/v1/kinds")
     assert response.status_code == 200, response.get_json()
     return {item["kind"]: item for item in response.get_json()["items"]}

@@ -140,6 +140,11 @@ def sign_in(page: Page, token: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def heading(column: str) -> str:
+    """A column's heading as shown (CSS capitalises it): ``k8s_created_at`` -> ``created``."""
+    return column.removeprefix("k8s_").removesuffix("_at").replace("_", " ").replace(".", " ")
+
+
 def row_names(page: Page) -> list[str]:
     return page.locator("table.resources a.resource-name").all_text_contents()
 
@@ -171,9 +176,23 @@ def test_pods_are_paged_and_filtered_by_namespace_and_labels(
     in_namespace = server.resources(kind="Pod", namespace=namespace)
     expected = server.resources(kind="Pod", namespace=namespace, label_selector=selector)
     assert len(all_pods) > 100 and len(in_namespace) > len(expected) > 0
+    deployments = server.resources(kind="Deployment")
+    [deployment_kind] = [k for k in server.api("/kinds")["items"] if k["kind"] == "Deployment"]
+    display = deployment_kind["display"]
+    # The hints' columns, then the status field when they do not already show it.
+    deployment_columns = list(display["columns"])
+    if display["status_field"] not in deployment_columns:
+        deployment_columns.append(display["status_field"])
 
     sign_in(page, server.token)
     page.get_by_role("link", name="demo-cluster").click()
+    # Pods are the kind shown first; the picker switches kinds, each with its own columns.
+    expect(page.get_by_label("Kind")).to_have_value("Pod")
+    page.get_by_label("Kind").select_option("Deployment")
+    expect(page.locator("table.resources tbody tr")).to_have_count(len(deployments))
+    expect(page.locator("table.resources th")).to_have_text(
+        [heading(column) for column in deployment_columns]
+    )
     page.get_by_label("Kind").select_option("Pod")
     # The first page holds 100 pods; "Load more" fetches the rest.
     expect(page.locator("table.resources tbody tr")).to_have_count(100)

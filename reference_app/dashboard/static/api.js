@@ -35,7 +35,8 @@ export async function get(path, params = {}) {
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") query.set(name, value);
   }
-  const url = `${API}${path}${query.size ? `?${query}` : ""}`;
+  const search = query.toString();
+  const url = `${API}${path}${search ? `?${search}` : ""}`;
   let response;
   try {
     response = await fetch(url, {

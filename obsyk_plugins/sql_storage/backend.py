@@ -58,7 +58,7 @@ from obsyk_plugins.sql_storage.models import (
     SnapshotChunkModel,
     UserModel,
 )
-from obsyk_plugins.sql_storage.queries import resource_query
+from obsyk_plugins.sql_storage.queries import prebuilt_resource_query, resource_query
 
 #: Rows fetched per round trip when streaming records.
 STREAM_BATCH = 1000
@@ -497,8 +497,12 @@ class SqlStorage(Storage):
     def query_resources(self, query: ResourceQuery) -> list[ResourceRow]:
         if not query.cluster_ids or query.limit <= 0:
             return []
+        prebuilt = prebuilt_resource_query(query) if self.dialect == "postgresql" else None
         with self._reading_one_statement() as connection:
-            result = connection.execute(resource_query(query, self.dialect))
+            if prebuilt is None:
+                result = connection.execute(resource_query(query, self.dialect))
+            else:
+                result = connection.execute(*prebuilt)
             return [rows.resource(row) for row in result]
 
     def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None:

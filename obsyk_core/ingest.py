@@ -19,14 +19,12 @@ state observed after the snapshot was received is left alone.
 from __future__ import annotations
 
 import dataclasses
-import gc
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from obsyk_core.gc_pause import gc_paused
 from obsyk_core.hashing import content_hash
 from obsyk_core.storage import (
     ChangeSet,
@@ -137,7 +135,7 @@ def reconcile_snapshot(
     drops that snapshot's staged chunks in the same transaction.
     """
     plan = _Plan(cluster_id, received_at)
-    with _gc_paused(), storage.ingest(cluster_id) as tx:
+    with gc_paused(), storage.ingest(cluster_id) as tx:
         states = tx.load_states(kinds=list(resources))
         present: set[str] = set()
         for items in resources.values():
@@ -166,7 +164,7 @@ def apply_events(
     """Apply changes in order (by ``seq`` when the operator numbered them), atomically."""
     plan = _Plan(cluster_id, received_at)
     ordered = _in_send_order(events)
-    with _gc_paused(), storage.ingest(cluster_id) as tx:
+    with gc_paused(), storage.ingest(cluster_id) as tx:
         states = tx.load_states(uids={event.uid for event in ordered})
         for event in ordered:
             state = states.get(event.uid)
@@ -183,39 +181,6 @@ def apply_events(
         if seen is not None:
             tx.mark_seen(seen)
     return plan.result
-
-
-_gc_pause_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one ingestion.
-
-    A plan makes several objects per resource, all alive until the write; with
-    a decoded snapshot body in memory that growth triggers a full collection
-    walking millions of objects (0.2 s of a 30,000-resource first snapshot's
-    0.5 s plan).  Nothing cyclic is made here, most of it is freed by
-    reference counting as soon as the call returns, and the pause is bounded
-    to this call.  Counted, so concurrent ingestions in several threads
-    re-enable the collector only when the last one ends, and only if it was on.
-    (The operator's LIST uses the same device, ``obsyk_operator.watching``.)
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_pause_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_pause_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _in_send_order(events: Sequence[ResourceEvent]) -> list[ResourceEvent]:

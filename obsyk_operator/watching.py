@@ -7,53 +7,20 @@ tells a :class:`ChangeSink` what changed.  It knows nothing about the platform.
 
 from __future__ import annotations
 
-import gc
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
 
+from obsyk_core.gc_pause import gc_paused
 from obsyk_operator.backoff import Backoff
 from obsyk_operator.changes import Change
 from obsyk_operator.kube_api import JsonObject, KubeApiError, ListPage, ResourceGone
 from obsyk_operator.local_cache import CachedObject, KindCache, diff_listing
 
 log = structlog.get_logger(__name__)
-
-
-_gc_pause_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while one LIST page is parsed and extracted.
-
-    A page of 500 Pods is ~150,000 new dicts and lists, which trigger a cascade
-    of collections, each walking every tracked object (2.4 s against 3.3 s for a
-    20,000-Pod LIST).  Nothing cyclic is made here: raw JSON and extracted records
-    are trees that reference counting frees, so pausing loses nothing, and it is
-    bounded to one page, so other threads' cyclic garbage is still collected
-    between pages.  Counted, so overlapping pauses of several watcher threads
-    re-enable the collector only when the last one ends, and only if it was on.
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_pause_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_pause_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 class WatchApi(Protocol):
@@ -207,7 +174,7 @@ class KindWatcher:
         The raw page is local to this call, so it is freed before the next page is
         fetched: a LIST holds at most one page of raw objects at a time.
         """
-        with _gc_paused():
+        with gc_paused():
             page = self.api.list_page(
                 self.path, limit=self.page_size, continue_token=continue_token
             )

@@ -15,9 +15,14 @@ import orjson
 _DIGEST_MODULUS = 1 << 256
 
 
+def canonical_json(record: Mapping[str, Any]) -> bytes:
+    """The bytes a record's content hash covers: JSON with sorted keys, no whitespace."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
 def content_hash(record: Mapping[str, Any]) -> str:
     """Hex SHA-256 of the record's canonical JSON."""
-    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(canonical_json(record)).hexdigest()
 
 
 def kind_digest(items: Iterable[tuple[str, str]]) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from obsyk_core.hashing import kind_digest
+from obsyk_core.hashing import canonical_json, kind_digest
 from obsyk_operator.changes import Change
 
 # Level 1 and a raw stream (negative window bits: no zlib header or checksum, the
@@ -61,11 +61,6 @@ class RecordCodec:
 
 
 PLAIN_CODEC = RecordCodec()
-
-
-def canonical_json(record: dict[str, Any]) -> bytes:
-    """The bytes :func:`obsyk_core.hashing.content_hash` hashes (sorted keys, compact)."""
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -392,20 +392,18 @@ class SqlStorage(Storage):
     @contextmanager
     def ingest(self, cluster_id: str) -> Iterator[IngestTransaction]:
         with self._writing() as connection:
-            lock = select(ClusterModel.id).where(ClusterModel.id == cluster_id)
             if self.dialect == "postgresql":
-                # Serialise ingestion per cluster; SQLite's BEGIN IMMEDIATE already did.
-                lock = lock.with_for_update()
+                from obsyk_plugins.sql_storage.pg_bulk import PostgresIngestTransaction
+
+                # It locks the cluster row itself, in one round trip with its first read.
+                with PostgresIngestTransaction(connection, cluster_id) as tx:
+                    yield tx
+                return
+            # SQLite's BEGIN IMMEDIATE already serialised ingestion; check the cluster.
+            lock = select(ClusterModel.id).where(ClusterModel.id == cluster_id)
             if connection.execute(lock).scalar() is None:
                 raise LookupError(f"cluster {cluster_id!r} does not exist")
-            yield self._ingest_transaction(connection, cluster_id)
-
-    def _ingest_transaction(self, connection: Connection, cluster_id: str) -> IngestTransaction:
-        if self.dialect == "postgresql":
-            from obsyk_plugins.sql_storage.pg_bulk import PostgresIngestTransaction
-
-            return PostgresIngestTransaction(connection, cluster_id)
-        return SqlIngestTransaction(connection, cluster_id)
+            yield SqlIngestTransaction(connection, cluster_id)
 
     def stage_chunk(self, cluster_id: str, chunk: StagedChunk) -> None:
         values = {

@@ -29,6 +29,11 @@ from obsyk_plugins.sql_storage.urls import is_sqlite_memory, sqlalchemy_url
 SQLITE_BEGIN_OPTION = "obsyk_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_CONNECT_TIMEOUT_S = 10
+#: Connections kept open per process.  SQLAlchemy's default (5 + 10 overflow)
+#: closes every connection above 5 when it is returned, so ``obsyk serve``'s 8
+#: threads per worker would connect afresh (a new backend process) on busy
+#: requests; 16 covers the threads, the job thread and a reader at once.
+POSTGRES_POOL_SIZE = 16
 
 
 def _json_dumps(value: Any) -> str:
@@ -46,6 +51,7 @@ def create_storage_engine(url: str) -> Engine:
             "options": "-c timezone=UTC",
             "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
         },
+        pool_size=POSTGRES_POOL_SIZE,
         **common,
     )
 

@@ -16,18 +16,38 @@ minutes.  Instead, on the transaction's own psycopg connection:
 Rows are encoded for ``COPY`` by :mod:`~obsyk_plugins.sql_storage.copy_text`.
 
 ``load_states`` reads only the comparison columns, never the records.
+
+A single upstream event is the opposite case: a row or two, where the
+temporary table (catalog writes on every event), the ``COPY`` protocol and one
+round trip per statement cost far more than the data.  Small change sets
+(fewer than :data:`SMALL_WRITE_ROWS` rows) are therefore written with plain
+multi-row ``INSERT ... ON CONFLICT`` / ``INSERT`` statements in psycopg's
+pipeline mode, and the whole transaction is three round trips: the cluster
+lock and ``load_states`` together; the writes and ``mark_seen`` together
+(their errors and checks surface when the block ends); then ``COMMIT``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Self
 
+import orjson
 import psycopg
 from sqlalchemy import Connection
 
-from obsyk_core.storage import ChangeSet, ResourceRow, ResourceVersion, StoredState, Tombstone
+from obsyk_core.storage import (
+    ChangeSet,
+    ClusterSeen,
+    ResourceRow,
+    ResourceVersion,
+    StoredState,
+    Tombstone,
+)
 from obsyk_plugins.sql_storage import copy_text, rows
 from obsyk_plugins.sql_storage.errors import storage_errors
 from obsyk_plugins.sql_storage.ingest_tx import UPSERT_REPLACES, SqlIngestTransaction
@@ -40,6 +60,11 @@ _VERSION_COLUMNS = (
     "cluster_id, uid, kind, namespace, name, change, content_hash, record, changed_at"
 )
 _INCOMING = "obsyk_incoming_resources"
+#: Change sets touching fewer resources than this (and appending fewer history
+#: versions) skip the temporary table and ``COPY``.
+SMALL_WRITE_ROWS = 64
+
+_LOCK_CLUSTER = "SELECT id FROM clusters WHERE id = %s FOR UPDATE"
 
 _LOAD_STATES = (
     "SELECT uid, kind, namespace, name, content_hash, resource_version, observed_at, deleted_at"
@@ -79,6 +104,96 @@ _TOUCH = (
     " AS t(uid, resource_version, observed_at)"
     " WHERE r.cluster_id = %s AND r.uid = t.uid"
 )
+
+
+_UPSERT_ON_CONFLICT = " ON CONFLICT (cluster_id, uid) DO UPDATE SET " + ", ".join(
+    f"{name} = EXCLUDED.{name}" for name in UPSERT_REPLACES
+)
+#: Placeholders of one row, in ``_RESOURCE_COLUMNS`` / ``_VERSION_COLUMNS`` order.
+_RESOURCE_VALUES = "(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s)"
+_VERSION_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
+
+
+@lru_cache(maxsize=SMALL_WRITE_ROWS)
+def _upsert_values_sql(count: int) -> str:
+    """``INSERT ... VALUES`` of ``count`` resources, keeping a stored ``first_seen_at``."""
+    values = ", ".join([_RESOURCE_VALUES] * count)
+    return f"INSERT INTO resources ({_RESOURCE_COLUMNS}) VALUES {values}{_UPSERT_ON_CONFLICT}"
+
+
+@lru_cache(maxsize=SMALL_WRITE_ROWS)
+def _versions_values_sql(count: int) -> str:
+    values = ", ".join([_VERSION_VALUES] * count)
+    return f"INSERT INTO resource_versions ({_VERSION_COLUMNS}) VALUES {values}"
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        # The same refusal as the COPY and SQLAlchemy paths.
+        raise ValueError(f"naive datetime {value!r}: storage takes timezone-aware UTC")
+    return value
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _resource_params(upserts: Sequence[ResourceRow]) -> list[Any]:
+    params: list[Any] = []
+    for row in upserts:
+        params += (
+            row.cluster_id,
+            row.uid,
+            row.kind,
+            rows.namespace_in(row.namespace),
+            row.name,
+            _json(row.labels),
+            _json(row.annotations),
+            _json(row.record),
+            row.content_hash,
+            _aware(row.first_seen_at),
+            _aware(row.updated_at),
+            _aware(row.deleted_at),
+            row.resource_version,
+            _aware(row.observed_at),
+        )
+    return params
+
+
+def _version_params(versions: Sequence[ResourceVersion]) -> list[Any]:
+    params: list[Any] = []
+    for version in versions:
+        params += (
+            version.cluster_id,
+            version.uid,
+            version.kind,
+            rows.namespace_in(version.namespace),
+            version.name,
+            version.change.value,
+            version.content_hash,
+            None if version.record is None else _json(version.record),
+            _aware(version.changed_at),
+        )
+    return params
+
+
+def _mark_seen_sql(seen: ClusterSeen) -> tuple[str, list[Any]]:
+    """``mark_cluster_seen`` as one plain statement (``GREATEST`` skips NULLs: never back)."""
+    sets = ["last_seen_at = GREATEST(last_seen_at, %s)"]
+    params: list[Any] = [_aware(seen.seen_at)]
+    if seen.heartbeat_at is not None:
+        sets.append("last_heartbeat_at = GREATEST(last_heartbeat_at, %s)")
+        params.append(_aware(seen.heartbeat_at))
+    if seen.snapshot_at is not None:
+        sets.append("last_snapshot_at = GREATEST(last_snapshot_at, %s)")
+        params.append(_aware(seen.snapshot_at))
+    if seen.agent_version:
+        sets.append("agent_version = %s")
+        params.append(seen.agent_version)
+    if seen.kubernetes_version:
+        sets.append("kubernetes_version = %s")
+        params.append(seen.kubernetes_version)
+    return f"UPDATE clusters SET {', '.join(sets)} WHERE id = %s", params
 
 
 def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
@@ -131,19 +246,95 @@ def _version_lines(versions: Iterable[ResourceVersion]) -> Iterator[bytes]:
 
 
 class PostgresIngestTransaction(SqlIngestTransaction):
-    """The portable transaction with its hot paths done on the raw psycopg connection."""
+    """The portable transaction with its hot paths done on the raw psycopg connection.
+
+    Used as a context manager inside the SQLAlchemy transaction: it takes the
+    cluster's row lock itself, in the same round trip as its first statement
+    (``LookupError`` if the cluster does not exist), and on a clean exit sends
+    whatever is still queued in the pipeline and checks its results, so the
+    caller commits only what was verified.
+    """
 
     def __init__(self, connection: Connection, cluster_id: str) -> None:
         super().__init__(connection, cluster_id)
         #: Uids this transaction knows to be stored (loaded, or written by it);
         #: ``None`` until ``load_states`` runs, meaning "could be anything".
         self._stored_uids: set[str] | None = None
+        self._locked = False
+        self._pipeline: AbstractContextManager[psycopg.Pipeline] | None = None
+        self._cursors: list[psycopg.Cursor[Any]] = []
+        #: Run once the pipeline's results are in (they raise to abort the commit).
+        self._checks: list[Callable[[], None]] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self._queue_lock()  # nothing ran: the cluster must still exist
+            self._sync()
+        elif self._pipeline is not None:
+            # Failing anyway: psycopg logs (not raises) a second error while closing.
+            pipeline, self._pipeline = self._pipeline, None
+            self._checks.clear()
+            try:
+                pipeline.__exit__(exc_type, exc, traceback)
+            finally:
+                self._close_cursors()
 
     @property
     def _raw(self) -> psycopg.Connection[Any]:
         driver_connection = self.connection.connection.driver_connection
         assert isinstance(driver_connection, psycopg.Connection)
         return driver_connection
+
+    def _queued_cursor(self) -> psycopg.Cursor[Any]:
+        """A cursor whose statements are sent without waiting (pipeline mode)."""
+        if self._pipeline is None:
+            pipeline = self._raw.pipeline()
+            pipeline.__enter__()
+            self._pipeline = pipeline
+        cursor = self._raw.cursor()
+        self._cursors.append(cursor)
+        return cursor
+
+    def _queue_lock(self) -> None:
+        """Serialise ingestion per cluster: the cluster row's lock, first in the pipeline."""
+        if self._locked:
+            return
+        self._locked = True
+        cursor = self._queued_cursor()
+        cursor.execute(_LOCK_CLUSTER, [self.cluster_id])
+
+        def cluster_exists() -> None:
+            if cursor.fetchone() is None:
+                raise LookupError(f"cluster {self.cluster_id!r} does not exist")
+
+        self._checks.append(cluster_exists)
+
+    def _sync(self) -> None:
+        """Send what is queued, wait for every result, then run the checks."""
+        pipeline, self._pipeline = self._pipeline, None
+        checks, self._checks = self._checks, []
+        if pipeline is None:
+            return
+        try:
+            with storage_errors():
+                pipeline.__exit__(None, None, None)  # one Sync: every result is in the cursors
+                for check in checks:
+                    check()
+        finally:
+            self._close_cursors()
+
+    def _close_cursors(self) -> None:
+        cursors, self._cursors = self._cursors, []
+        for cursor in cursors:
+            cursor.close()
 
     def load_states(
         self, *, kinds: Collection[str] | None = None, uids: Collection[str] | None = None
@@ -156,31 +347,77 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         if uids is not None:
             sql += " AND uid = ANY(%s::text[])"
             params.append(list(uids))
-        with storage_errors(), self._raw.cursor() as cursor:
+        states: dict[str, StoredState] = {}
+        self._queue_lock()
+        with storage_errors():
+            cursor = self._queued_cursor()
             cursor.execute(sql, params)
-            states = {row[0]: rows.stored_state(row) for row in cursor}
+
+            def read_states() -> None:
+                states.update((row[0], rows.stored_state(row)) for row in cursor)
+
+            self._checks.append(read_states)
+        self._sync()
         self._stored_uids = (self._stored_uids or set()) | states.keys()
         return states
 
     def write(self, changes: ChangeSet) -> None:
+        self._queue_lock()
+        resources = len(changes.upserts) + len(changes.tombstones) + len(changes.touches)
+        if max(resources, len(changes.versions)) < SMALL_WRITE_ROWS:
+            with storage_errors():
+                self._queue_small_write(changes)
+            return
+        self._sync()
         with storage_errors(), self._raw.cursor() as cursor:
             if changes.upserts:
                 self._write_upserts(cursor, changes.upserts)
             if changes.tombstones:
                 self._tombstone(cursor, changes.tombstones)
             if changes.touches:
-                touches = changes.touches
-                cursor.execute(
-                    _TOUCH,
-                    [
-                        [t.uid for t in touches],
-                        [t.resource_version for t in touches],
-                        [t.observed_at for t in touches],
-                        self.cluster_id,
-                    ],
-                )
+                self._touch(cursor, changes)
             if changes.versions:
                 self._append_versions(cursor, changes.versions, changes.upserts)
+
+    def _queue_small_write(self, changes: ChangeSet) -> None:
+        """A handful of rows as plain statements, queued in the pipeline: no temp table, no COPY."""
+        if changes.upserts:
+            self._queued_cursor().execute(
+                _upsert_values_sql(len(changes.upserts)), _resource_params(changes.upserts)
+            )
+            if self._stored_uids is not None:
+                self._stored_uids.update(row.uid for row in changes.upserts)
+        if changes.tombstones:
+            self._tombstone(self._queued_cursor(), changes.tombstones)
+        if changes.touches:
+            self._touch(self._queued_cursor(), changes)
+        if changes.versions:
+            self._queued_cursor().execute(
+                _versions_values_sql(len(changes.versions)), _version_params(changes.versions)
+            )
+
+    def mark_seen(self, seen: ClusterSeen) -> None:
+        self._queue_lock()
+        sql, params = _mark_seen_sql(seen)
+        with storage_errors():
+            self._queued_cursor().execute(sql, [*params, self.cluster_id])
+
+    def drop_staged(self, snapshot_id: str) -> None:
+        self._queue_lock()
+        self._sync()
+        super().drop_staged(snapshot_id)
+
+    def _touch(self, cursor: psycopg.Cursor[Any], changes: ChangeSet) -> None:
+        touches = changes.touches
+        cursor.execute(
+            _TOUCH,
+            [
+                [t.uid for t in touches],
+                [t.resource_version for t in touches],
+                [t.observed_at for t in touches],
+                self.cluster_id,
+            ],
+        )
 
     def _write_upserts(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
         known = self._stored_uids

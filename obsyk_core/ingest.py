@@ -7,7 +7,8 @@ Pure logic over :class:`~obsyk_core.storage.Storage`:
   not carried are untouched.  One transaction; re-sending it writes nothing.
 * **Event** — added/modified upsert, deleted tombstones.  The same event twice
   is a no-op; an event older than what is stored never overwrites it: older by
-  ``resource_version`` when both sides have one, else by arrival time.
+  ``resource_version`` when both sides have one, else by arrival time.  A
+  snapshot carries no version, so a record it changes keeps the stored one.
 * **History** — every real change (content hash differs, or a deletion, or a
   revival) appends a :class:`~obsyk_core.storage.ResourceVersion`.
 
@@ -271,6 +272,11 @@ class _Plan:
         else:
             change = ChangeType.ADDED
             self.result.added += 1
+        if resource_version is None and state is not None:
+            # A snapshot carries no version, but what it saw is at least as new as
+            # the stored one: keeping that version lets a late older event be
+            # recognised as stale instead of winning on arrival time.
+            resource_version = state.resource_version
         now = self.received_at
         self._tombstones.pop(item.uid, None)
         self._touches.pop(item.uid, None)

@@ -147,3 +147,16 @@ class SnapshotConformance(ConformanceBase):
         assert result.changed == 0
         row = obsyk_storage.get_resource(cluster.id, "p1")
         assert row is not None and row.record["phase"] == "Running"
+
+    def test_snapshot_keeps_the_stored_resource_version(self, obsyk_storage: Storage) -> None:
+        cluster = self.new_cluster(obsyk_storage)
+        events(obsyk_storage, cluster.id, at(1), modified(pod("p1", image="app:a"), rv=10))
+        # A snapshot carries no resourceVersion; what it saw is at least version 10.
+        snapshot(obsyk_storage, cluster.id, at(2), {"Pod": [pod("p1", image="app:b")]})
+        row = obsyk_storage.get_resource(cluster.id, "p1")
+        assert row is not None and row.resource_version == 10
+        # An event from before the snapshot, delivered late, must not roll it back.
+        late = events(obsyk_storage, cluster.id, at(3), modified(pod("p1", image="app:c"), rv=9))
+        assert late.stale == 1 and late.changed == 0
+        row = obsyk_storage.get_resource(cluster.id, "p1")
+        assert row is not None and row.record["containers"][0]["image"] == "app:b"

@@ -207,3 +207,27 @@ def test_revoked_credential_token_is_refused_at_once(
     assert heartbeat(token) == 200
     assert admin.post(path.format(rotated.cluster.id), {}).status_code == 201
     assert heartbeat(token) == 401
+
+
+def test_deleted_clusters_token_is_refused_at_once(
+    client: FlaskClient,
+    make_org: Callable[..., Organization],
+    make_user_token: Callable[..., str],
+    make_cluster: Callable[..., ClusterKeys],
+    agent_token: Callable[..., str],
+) -> None:
+    org = make_org()
+    admin = User(client, make_user_token(org, "admin"))
+    keys = make_cluster(org)
+    token = agent_token(keys)
+
+    def heartbeat() -> int:
+        return client.post(
+            "/api/v1/agent/heartbeat",
+            json={"cluster_uid": "kube-system-uid"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+
+    assert heartbeat() == 200  # the process now remembers "not revoked" and the binding
+    assert admin.delete(f"/api/v1/clusters/{keys.cluster.id}").status_code == 204
+    assert heartbeat() == 401

@@ -144,10 +144,17 @@ class ClusterById(MethodView):
     @blp.response(204)
     @_documented
     def delete(self, cluster_id: str) -> None:
-        """Delete a cluster with its credentials, inventory and history."""
+        """Delete a cluster with its credentials, inventory and history.
+
+        Its operator tokens are refused at once by the API process answering,
+        within a minute by the others (as for a revoked credential).
+        """
         storage = get_state().storage
         cluster = cluster_of_current_org(storage, cluster_id)
+        # Read before the delete: afterwards the credentials are gone with the cluster.
+        client_ids = [credential.client_id for credential in storage.list_credentials(cluster.id)]
         storage.delete_cluster(cluster.org_id, cluster.id)
+        _forget_token_statuses(client_ids)
 
 
 @blp.route("/<cluster_id>/credentials")

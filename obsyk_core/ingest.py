@@ -320,7 +320,7 @@ class _Plan:
             # A delete of something unknown or already gone changes nothing.
             self.result.unchanged += 1
             return None
-        rv = event.resource_version if event.resource_version is not None else None
+        rv = event.resource_version
         if self._is_stale(state, rv):
             self.result.stale += 1
             return None

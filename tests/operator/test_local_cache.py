@@ -203,12 +203,3 @@ def test_the_collector_is_paused_only_while_a_page_is_parsed() -> None:
         watcher.relist()
     assert gc.isenabled()
 
-
-def test_a_collector_switched_off_by_the_application_stays_off() -> None:
-    watcher, _, _ = pod_watcher(PagedApi([[raw_pod("a")]]))
-    gc.disable()
-    try:
-        watcher.relist()
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

@@ -202,4 +202,3 @@ def test_the_collector_is_paused_only_while_a_page_is_parsed() -> None:
     with pytest.raises(RuntimeError):
         watcher.relist()
     assert gc.isenabled()
-

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
 from obsyk_core.ingest import IncomingResource, IngestResult, reconcile_snapshot
 from obsyk_core.storage import ClusterSeen, StagedChunk
-from obsyk_core.wire import BodyError, parse_snapshot
+from obsyk_core.wire import BodyError, Snapshot, parse_snapshot
 from reference_app.jobs.notifications import announce_changes
+from reference_app.jobs.staged import complete_snapshot
 from reference_app.state import get_state
 
 log = logging.getLogger(__name__)
@@ -25,31 +27,38 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
 
     Running it twice is harmless: the chunks are dropped in the transaction that
     applies them, so a second run finds none and returns ``None``.  A snapshot
-    that is not complete yet (no final chunk, or a gap) is left staged.
+    that is not complete yet (no final chunk, or a gap before it) is left staged;
+    one that can never be applied (its chunks no longer parse) is dropped.
     """
     state = get_state()
-    chunks = state.storage.staged_chunks(cluster_id, snapshot_id)
-    if not chunks:
+    staged = state.storage.staged_chunks(cluster_id, snapshot_id)
+    if not staged:
         return None
-    if not _complete(chunks):
+    chunks = complete_snapshot(staged)
+    if chunks is None:
         log.info("snapshot %s of cluster %s is not complete yet", snapshot_id, cluster_id)
+        return None
+    parsed = _parse_chunks(chunks)
+    if isinstance(parsed, dict):
+        # Chunks are validated before they are staged, so this means a kind plugin was
+        # removed since: no retry can ever apply the snapshot, and keeping it would only
+        # re-parse it on every recovery run.  The operator's next snapshot replaces it.
+        log.error(
+            "dropping staged snapshot %s of cluster %s: its chunks no longer parse: %s",
+            snapshot_id,
+            cluster_id,
+            parsed,
+        )
+        with state.storage.ingest(cluster_id) as tx:
+            tx.drop_staged(snapshot_id)
         return None
     resources: dict[str, list[IncomingResource]] = {}
     meta: dict[str, str | None] = {}
-    for chunk in chunks:
-        try:
-            parsed = parse_snapshot(orjson.loads(chunk.payload), state.plugins.kinds)
-        except (orjson.JSONDecodeError, BodyError) as error:
-            # Chunks are validated before they are staged, so this means a kind plugin
-            # was removed since; retrying cannot help, and keeping the chunks keeps the data.
-            log.error(
-                "staged snapshot %s chunk %d no longer parses: %s", snapshot_id, chunk.chunk, error
-            )
-            return None
-        for kind, items in parsed.resources.items():
+    for snapshot in parsed:
+        for kind, items in snapshot.resources.items():
             resources.setdefault(kind, []).extend(items)
-        meta["agent_version"] = parsed.agent_version or meta.get("agent_version")
-        meta["kubernetes_version"] = parsed.kubernetes_version or meta.get("kubernetes_version")
+        meta["agent_version"] = snapshot.agent_version or meta.get("agent_version")
+        meta["kubernetes_version"] = snapshot.kubernetes_version or meta.get("kubernetes_version")
     # The snapshot describes the cluster as of its first chunk: an event that
     # arrived while later chunks were in flight is newer and must win.
     received_at = min(chunk.received_at for chunk in chunks)
@@ -79,9 +88,19 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
     return result
 
 
-def _complete(chunks: list[StagedChunk]) -> bool:
-    numbers = [chunk.chunk for chunk in chunks]
-    return chunks[-1].final and numbers == list(range(len(chunks)))
+def _parse_chunks(chunks: list[StagedChunk]) -> list[Snapshot] | dict[int, Any]:
+    """Every chunk parsed, or each unparseable chunk's number mapped to its errors."""
+    kinds = get_state().plugins.kinds
+    parsed: list[Snapshot] = []
+    errors: dict[int, Any] = {}
+    for chunk in chunks:
+        try:
+            parsed.append(parse_snapshot(orjson.loads(chunk.payload), kinds))
+        except BodyError as error:
+            errors[chunk.chunk] = error.errors
+        except orjson.JSONDecodeError as error:
+            errors[chunk.chunk] = str(error)
+    return errors or parsed
 
 
 def prune_history() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -153,6 +154,46 @@ def test_recover_pending_applies_a_snapshot_whose_job_was_lost(
     assert snapshot_id in applied
     assert snapshot_id not in again
     assert live_names(state.storage, cluster_id) == {"a", "b", "c"}
+
+
+def test_chunks_after_the_final_one_are_not_part_of_the_snapshot(
+    app: Flask, cluster: ClusterKeys
+) -> None:
+    # The storage calls this snapshot ready (chunks 0..final staged): recovery must
+    # apply it once, without the stray chunk, and leave nothing staged to retry.
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    snapshot_id = stage_two_chunk_snapshot(state.storage, cluster_id)
+    stage(state.storage, cluster_id, snapshot_id, 2, False, {"namespaces": namespaces("stray")})
+
+    with app.app_context():
+        applied = tasks.recover_pending()
+        again = tasks.recover_pending()
+
+    assert applied == [snapshot_id]
+    assert again == []
+    assert live_names(state.storage, cluster_id) == {"a", "b", "c"}
+    assert state.storage.staged_chunks(cluster_id, snapshot_id) == []
+
+
+def test_snapshot_that_no_longer_parses_is_dropped_with_an_error(
+    app: Flask, cluster: ClusterKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As if the plugin declaring "widgets" was uninstalled after the chunk was staged.
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    stage(state.storage, cluster_id, "orphaned", 0, False, {"namespaces": namespaces("a")})
+    stage(state.storage, cluster_id, "orphaned", 1, True, {"widgets": [{"uid": "w"}]})
+
+    with app.app_context(), caplog.at_level(logging.ERROR, logger=tasks.__name__):
+        assert tasks.recover_pending() == []
+
+    assert state.storage.staged_chunks(cluster_id, "orphaned") == []
+    assert all(ready.cluster_id != cluster_id for ready in state.storage.ready_snapshots())
+    assert live_names(state.storage, cluster_id) == set()
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "orphaned" in record.getMessage()
+    assert "No installed plugin declares this resource array." in record.getMessage()
 
 
 def test_recover_pending_drops_long_abandoned_chunks(app: Flask, cluster: ClusterKeys) -> None:

@@ -18,6 +18,7 @@ rule.  ``managedFields`` is never read, so it can never leave.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,9 @@ from obsyk_core.kinds import RawObject, Record
 
 _DROPPED_DOMAIN = "kubernetes.io"
 _DROPPED_SUFFIX = ".kubernetes.io"
+#: The shape the API server writes (``metav1.Time``); ``fromisoformat`` also takes
+#: looser forms (basic format, a bare date) that must be normalised, not passed on.
+_CANONICAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
 
 
 def is_dropped_annotation(key: str) -> bool:
@@ -44,24 +48,25 @@ def filter_annotations(annotations: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def rfc3339_utc(value: Any) -> str | None:
-    """A Kubernetes timestamp as RFC 3339 in UTC with ``Z``, or ``None`` when absent.
+    """A Kubernetes timestamp as RFC 3339 in UTC with ``Z``, or ``None`` when absent or invalid.
 
-    The API server already writes ``2024-05-01T10:00:00Z``; that common case is
-    returned untouched.  Anything else (an offset, a naive time from a
-    hand-written object) is parsed and normalised; an unparseable value is
-    dropped rather than sent in a shape the platform would reject.
+    The API server already writes ``2024-05-01T10:00:00Z``; once it parses, that
+    common shape is returned untouched.  Anything else (an offset, a naive time
+    from a hand-written object) is normalised.  An unparseable value, even one
+    ending in ``Z``, is dropped: every field that uses this is optional, and one
+    malformed object must not put garbage in the inventory.
     """
     if not value or not isinstance(value, str):
         return None
-    if value.endswith("Z"):
-        return value
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if _CANONICAL_UTC.fullmatch(value):
+            return value
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError):  # OverflowError: an offset pushing it past year 1
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def base_record(raw: RawObject, *, namespaced: bool) -> Record:

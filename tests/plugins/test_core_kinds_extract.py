@@ -407,10 +407,24 @@ def test_annotation_filter_drops_the_kubernetes_io_family_only() -> None:
         ("2024-03-04T09:15:27Z", "2024-03-04T09:15:27Z"),
         ("2024-03-04T11:15:27+02:00", "2024-03-04T09:15:27Z"),
         ("2024-03-04T09:15:27", "2024-03-04T09:15:27Z"),
+        ("2024-03-04T09:15:27.123456Z", "2024-03-04T09:15:27.123456Z"),
+        ("20240304T091527Z", "2024-03-04T09:15:27Z"),
         ("not a time", None),
+        ("fooZ", None),
+        ("2024-13-04T09:15:27Z", None),
+        ("0001-01-01T00:00:00+01:00", None),
         (None, None),
         ("", None),
     ],
 )
 def test_timestamps_are_rfc3339_utc_with_z(value: Any, expected: str | None) -> None:
     assert rfc3339_utc(value) == expected
+
+
+def test_a_malformed_creation_time_is_left_out_not_sent(core_registry: KindRegistry) -> None:
+    raw = sample_object("Pod")
+    raw["metadata"]["creationTimestamp"] = "fooZ"
+    record = extract(core_registry, "Pod", raw)
+    assert "k8s_created_at" not in record
+    assert record["name"] == "payments-api-7d9f8b6c5d-x2k4p"
+    assert core_registry.by_kind("Pod").validate(record) is None

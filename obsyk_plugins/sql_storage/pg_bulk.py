@@ -70,9 +70,12 @@ _LOAD_STATES = (
     "SELECT uid, kind, namespace, name, content_hash, resource_version, observed_at, deleted_at"
     " FROM resources WHERE cluster_id = %s"
 )
+#: Created once per database session (``IF NOT EXISTS`` then only notices it, and
+#: a rolled-back creation is simply redone) and emptied by every commit:
+#: creating and dropping it per transaction would write the system catalogs each time.
 _CREATE_INCOMING = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_INCOMING}"
-    " (LIKE resources INCLUDING DEFAULTS) ON COMMIT DROP"
+    " (LIKE resources INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
 _MERGE_INCOMING = (
     f"INSERT INTO resources ({_RESOURCE_COLUMNS}) SELECT {_RESOURCE_COLUMNS} FROM {_INCOMING}"
@@ -261,6 +264,8 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         #: ``None`` until ``load_states`` runs, meaning "could be anything".
         self._stored_uids: set[str] | None = None
         self._locked = False
+        #: The temporary table holds this transaction's earlier rows.
+        self._incoming_used = False
         self._pipeline: AbstractContextManager[psycopg.Pipeline] | None = None
         self._cursors: list[psycopg.Cursor[Any]] = []
         #: Run once the pipeline's results are in (they raise to abort the commit).
@@ -447,7 +452,9 @@ class PostgresIngestTransaction(SqlIngestTransaction):
 
     def _merge(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
         cursor.execute(_CREATE_INCOMING)
-        cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
+        if self._incoming_used:
+            cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
+        self._incoming_used = True
         copy_text.copy_lines(cursor, _INCOMING, _RESOURCE_COLUMNS, _resource_lines(upserts))
         cursor.execute(_MERGE_INCOMING)
 

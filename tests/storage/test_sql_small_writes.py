@@ -129,3 +129,31 @@ def test_an_unknown_cluster_is_refused_even_when_only_writing(storage: Storage) 
     _cluster(storage)
     with pytest.raises(LookupError), storage.ingest("no-such-cluster") as tx:
         tx.mark_seen(ClusterSeen(seen_at=at(1)))
+
+
+def test_bulk_merges_in_consecutive_transactions_including_after_a_rollback(
+    storage: Storage,
+) -> None:
+    # The COPY path's temporary table lives as long as the database session and
+    # is emptied by each commit; a rolled-back transaction must not break the next.
+    cluster = _cluster(storage)
+    count = SMALL_WRITE_ROWS + 6
+    snapshot(storage, cluster, at(0), {"Pod": [pod(f"u{i}") for i in range(count)]})
+
+    def change_all(minute: int) -> None:
+        changed = [pod(f"u{i}", labels={"rev": str(minute)}) for i in range(count)]
+        result = events(storage, cluster, at(minute), *(modified(item) for item in changed))
+        assert result.modified == count
+
+    change_all(1)
+    with pytest.raises(RuntimeError, match="boom"), storage.ingest(cluster) as tx:
+        tx.load_states()
+        tx.write(ChangeSet(upserts=[_new_row(cluster, f"u{i}") for i in range(count)]))
+        raise RuntimeError("boom")
+    change_all(2)
+    change_all(3)
+
+    for uid in ("u0", f"u{count - 1}"):
+        row = storage.get_resource(cluster, uid)
+        assert row is not None and row.labels == {"rev": "3"}
+        assert len(storage.resource_history(cluster, uid)) == 4  # added + three changes

@@ -55,6 +55,19 @@ def _slug(status: int) -> str:
     return HTTP_STATUS_CODES.get(status, "error").lower().replace(" ", "_").replace("'", "")
 
 
+def error_body(
+    status: int,
+    message: str,
+    code: str | None = None,
+    errors: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The error shape as a dict, for answers not built by :func:`error_response` (OAuth's)."""
+    body: dict[str, Any] = {"code": code or _slug(status), "status": status, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
 def error_response(
     status: int,
     message: str,
@@ -63,10 +76,7 @@ def error_response(
     errors: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {"code": code or _slug(status), "status": status, "message": message}
-    if errors:
-        body["errors"] = errors
-    response = jsonify(body)
+    response = jsonify(error_body(status, message, code, errors))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -34,6 +34,7 @@ from joserfc.jwk import ECKey
 from obsyk_core.storage import Credential
 from reference_app.auth import assertion_rules
 from reference_app.auth.access_tokens import AGENT_SCOPE
+from reference_app.errors import error_body
 from reference_app.state import get_state
 
 TOKEN_PATH = "/oauth/token"
@@ -195,9 +196,7 @@ class OperatorAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             payload = {
                 **payload,
                 "error_description": description,
-                "code": payload["error"],
-                "status": status_code,
-                "message": description,
+                **error_body(status_code, description, payload["error"]),
             }
         if isinstance(payload, dict):
             payload = json.dumps(payload)

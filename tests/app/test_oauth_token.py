@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from reference_app.errors import error_body
 from reference_app.state import get_state
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -43,8 +44,13 @@ def assert_oauth_error(response: Any, *errors: str) -> dict[str, Any]:
     body = response.get_json()
     assert body["error"] in errors, body
     assert body["error_description"]
-    assert body["message"] and body["status"] == response.status_code
-    assert "access_token" not in body
+    assert body["message"]
+    # Beside RFC 6749's two fields, exactly the shape every other error of the app has.
+    oauth_fields = {"error": body["error"], "error_description": body["error_description"]}
+    assert body == {
+        **oauth_fields,
+        **error_body(response.status_code, body["error_description"], body["error"]),
+    }
     return dict(body)
 
 

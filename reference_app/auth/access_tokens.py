@@ -10,14 +10,14 @@ check: no database round trip on the hot path.
 Revocation still has to bite within a minute, so each process remembers a
 credential's revocation status for at most :data:`REVOCATION_CHECK_SECONDS`
 and re-reads it from storage after that (one small query per credential per
-minute, not per request).
+minute, not per request).  That memory is bounded (``max_remembered``
+credentials): one forgotten early is simply read again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from obsyk_core.storage import Credential, Storage
+from reference_app.remembered import MAX_REMEMBERED, RememberedValues
 
 ALGORITHM = "HS256"
 #: Claim value of ``scope`` in agent tokens: the agent endpoints accept nothing else.
@@ -67,16 +68,25 @@ class AccessTokens:
         *,
         lifetime_seconds: int = 3600,
         revocation_check_seconds: int = REVOCATION_CHECK_SECONDS,
+        max_remembered: int = MAX_REMEMBERED,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._storage = storage
         self._key = signing_key(secret_key)
         self.lifetime_seconds = lifetime_seconds
-        self._revocation_check_seconds = revocation_check_seconds
-        #: Monotonic seconds; replaceable so tests can let a minute pass.
-        self.clock = clock
-        self._status: dict[str, tuple[bool, float]] = {}
-        self._lock = threading.Lock()
+        #: Whether each credential is revoked, by client id.
+        self._revoked: RememberedValues[str, bool] = RememberedValues(
+            max_entries=max_remembered, ttl_seconds=revocation_check_seconds, clock=clock
+        )
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Monotonic seconds; replaceable so tests can let a minute pass."""
+        return self._revoked.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._revoked.clock = clock
 
     def issue(self, credential: Credential) -> str:
         now = int(time.time())
@@ -120,15 +130,12 @@ class AccessTokens:
 
     def forget(self, client_id: str) -> None:
         """Drop the remembered status (this process learns of a revocation at once)."""
-        with self._lock:
-            self._status.pop(client_id, None)
+        self._revoked.forget(client_id)
 
     def _is_revoked(self, principal: AgentPrincipal) -> bool:
-        now = self.clock()
-        with self._lock:
-            known = self._status.get(principal.client_id)
-        if known is not None and now - known[1] < self._revocation_check_seconds:
-            return known[0]
+        known = self._revoked.get(principal.client_id)
+        if known is not None:
+            return known
         credential = self._storage.get_credential(principal.client_id)
         revoked = (
             credential is None
@@ -136,6 +143,5 @@ class AccessTokens:
             or credential.cluster_id != principal.cluster_id
             or credential.org_id != principal.org_id
         )
-        with self._lock:
-            self._status[principal.client_id] = (revoked, now)
+        self._revoked.put(principal.client_id, revoked)
         return revoked

@@ -263,3 +263,32 @@ def test_deleted_cluster_token_stops_working(
     get_state(app).storage.delete_cluster(org.id, keys.cluster.id)
 
     assert_error(client.get("/probe/agent", headers=bearer(token)), 401)
+
+
+def test_remembered_revocation_statuses_are_bounded(
+    app: Flask,
+    org: Organization,
+    make_cluster: Callable[..., ClusterKeys],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A platform verifying tokens of more credentials than it may remember keeps a
+    # fixed footprint: the status remembered longest ago is read again when needed.
+    from reference_app.auth.access_tokens import AccessTokens
+
+    storage = get_state(app).storage
+    credentials = [storage.get_credential(make_cluster(org).client_id) for _ in range(3)]
+    tokens = AccessTokens(storage, "a secret", max_remembered=2)
+    issued = [tokens.issue(credential) for credential in credentials if credential is not None]
+    reads: list[str] = []
+    read_credential = storage.get_credential
+
+    def counting_read(client_id: str) -> Any:
+        reads.append(client_id)
+        return read_credential(client_id)
+
+    monkeypatch.setattr(storage, "get_credential", counting_read)
+    first, second, third = (tokens.verify(token).client_id for token in issued)
+    tokens.verify(issued[2])
+    tokens.verify(issued[0])
+
+    assert reads == [first, second, third, first]

@@ -11,9 +11,9 @@ deleted cluster still answers 404, never an empty 200.
 from __future__ import annotations
 
 from obsyk_core.storage import Storage
-from reference_app.api.agent.remembered import RememberedPairs
 from reference_app.api.scoping import cluster_of_current_org
 from reference_app.auth.guards import current_user
+from reference_app.remembered import RememberedPairs
 from reference_app.state import get_state
 
 _STATE_KEY = "remembered_org_clusters"

@@ -301,13 +301,16 @@ class Shipper:
                 self.event_extensions = False
                 return self._post_single(item)
             log.error(
-                "platform refused an event for good; it will come back with the next snapshot",
+                "platform refused an event for good; sending a snapshot of its kind",
                 kind=item.change.kind,
                 name=item.change.name,
                 status=exc.status,
                 error=exc.body[:200],
             )
             self.metrics.rejected(1)
+            # Without the event the platform's copy of this kind is now wrong; waiting for
+            # the resync interval (hours) would leave it wrong that long.
+            self.request_snapshot([item.change.kind])
             return None
         self.metrics.sent(1)
         return None

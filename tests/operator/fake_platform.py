@@ -46,6 +46,8 @@ class FakePlatform:
         self.answers_resync = True
         #: Knows the other extensions but refuses snapshot chunks (422).
         self.refuses_chunks = False
+        #: Names whose events are refused for good (422, in every shape); snapshots take them.
+        self.refused_event_names: set[str] = set()
         self.resync_answer: list[str] | None = None
         self.down = False  # answer every agent request 503
         self.received: list[Received] = []
@@ -222,6 +224,8 @@ class FakePlatform:
             if not self.supports_extensions and ({"seq", "resource_version"} & body.keys()):
                 return 422, {}, {"error": "unknown fields"}
             events = [body]
+        if any(event.get("name") in self.refused_event_names for event in events):
+            return 422, {}, {"error": "invalid record"}
         for event in events:
             bucket = self.state.setdefault(event["kind"], {})
             if event["type"] == "deleted":

@@ -145,6 +145,21 @@ def test_platform_without_extensions_gets_single_upstream_events(
         assert set(body) <= {"cluster_uid", "type", "kind", "uid", "name", "namespace", "object"}
 
 
+def test_an_event_refused_for_good_brings_a_snapshot_of_its_kind_soon(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    kube.add("pods", pod("before"))
+    start_operator(shipping={"heartbeat_interval": 60, "resync_interval": 3600})
+    platform.wait_for(lambda: len(platform.bodies("/snapshot")) == 1)
+    platform.refused_event_names = {"refused"}
+    kube.add("pods", pod("refused"))
+    # Not the next resync, an hour away: a snapshot of Pods only, carrying the refused object.
+    platform.wait_for(lambda: "refused" in platform.names("Pod"), timeout=5)
+    [first, follow_up] = platform.bodies("/snapshot")
+    assert {p["name"] for p in follow_up["pods"]} == {"before", "refused"}
+    assert "deployments" not in follow_up and "deployments" in first
+
+
 def test_large_snapshots_to_a_platform_speaking_our_extensions_are_chunked(
     kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
 ) -> None:

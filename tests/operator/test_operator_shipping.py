@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import Callable
 from email.utils import formatdate
+from typing import Any
 
 from fake_platform import FakePlatform
 from test_operator_sync import pod
@@ -195,10 +196,25 @@ def test_heartbeats_carry_counts_and_digests_and_resync_answers_bring_a_snapshot
 
 
 def test_resync_interval_sends_full_snapshots(
-    platform: FakePlatform, start_operator: Callable[..., Operator]
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
 ) -> None:
+    uids = {kube.add("pods", pod(f"p{i}"))["metadata"]["uid"] for i in range(4)}
     start_operator(shipping={"resync_interval": 0.5})
-    platform.wait_for(lambda: len(platform.bodies("/snapshot")) >= 3, timeout=5)
+    platform.wait_for(lambda: len(snapshots(platform)) >= 3, timeout=5)
+    for snapshot in snapshots(platform):
+        assert {p["uid"] for body in snapshot for p in body.get("pods", [])} == uids
+
+
+def snapshots(platform: FakePlatform) -> list[list[dict[str, Any]]]:
+    """The snapshots received, each as its bodies (several when chunked)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for index, body in enumerate(platform.bodies("/snapshot")):
+        grouped.setdefault(body.get("snapshot_id", f"whole-{index}"), []).append(body)
+    return [
+        bodies
+        for bodies in grouped.values()
+        if "snapshot_id" not in bodies[-1] or bodies[-1].get("final")
+    ]
 
 
 def test_until_the_platform_shows_it_speaks_our_extensions_a_snapshot_is_one_body(

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from obsyk_core.storage import Cluster, Organization
-from reference_app.api.agent.remembered import RememberedPairs
+from reference_app.remembered import RememberedPairs
 from reference_app.state import get_state
 
 
@@ -91,6 +91,19 @@ def test_events_for_a_cluster_deleted_elsewhere_are_401_and_store_nothing(
     assert response.status_code == 401, response.get_json()
     assert response.get_json()["code"] == "unknown_cluster"
     assert stored_inventory(app, agent.cluster_id) == {}
+
+
+def test_a_drift_heartbeat_for_a_cluster_deleted_elsewhere_is_401_not_500(
+    app: Flask, agent: Agent
+) -> None:
+    """Upstream retries 5xx forever; a cluster that is gone must get a 4xx."""
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    assert get_state(app).storage.delete_cluster(agent.org_id, agent.cluster_id)
+
+    response = agent.post("heartbeat", {"cluster_uid": agent.cluster_uid, "counts": {"Pod": 1}})
+
+    assert response.status_code == 401, response.get_json()
+    assert response.get_json()["code"] == "unknown_cluster"
 
 
 def test_a_remembered_binding_is_checked_again_after_the_revocation_window() -> None:

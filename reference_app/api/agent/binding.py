@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import NoReturn
 
 from obsyk_core.storage import Storage
-from reference_app.api.agent.remembered import RememberedPairs
 from reference_app.auth.access_tokens import REVOCATION_CHECK_SECONDS
 from reference_app.auth.guards import AgentPrincipal
 from reference_app.errors import abort_json
+from reference_app.remembered import RememberedPairs
 from reference_app.state import AppState
 
 _STATE_KEY = "remembered_bindings"

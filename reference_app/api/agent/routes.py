@@ -190,12 +190,18 @@ class HeartbeatView(MethodView):
         if not heartbeat.counts and not heartbeat.digests:
             state.storage.mark_cluster_seen(agent.cluster_id, seen)
             return {"resync": []}
-        resync = kinds_to_resync(
-            state.storage,
-            agent.cluster_id,
-            counts=heartbeat.counts,
-            digests=heartbeat.digests,
-            known_kinds=state.plugins.kinds,
-            seen=seen,
-        )
+        try:
+            resync = kinds_to_resync(
+                state.storage,
+                agent.cluster_id,
+                counts=heartbeat.counts,
+                digests=heartbeat.digests,
+                known_kinds=state.plugins.kinds,
+                seen=seen,
+            )
+        except LookupError:
+            # Deleted since its binding was remembered: a 4xx, never a retried 500.
+            if state.storage.get_cluster(agent.org_id, agent.cluster_id) is None:
+                unknown_cluster()
+            raise
         return {"resync": resync}

@@ -17,6 +17,7 @@ from datetime import datetime
 from obsyk_core.storage import StagedChunk, Storage
 from obsyk_core.wire import Snapshot
 from reference_app.jobs.queue import JobQueue
+from reference_app.jobs.staged import complete_snapshot
 
 
 def stage_snapshot(
@@ -61,8 +62,9 @@ def stage_snapshot(
 
 
 def _is_complete(storage: Storage, cluster_id: str, snapshot_id: str) -> bool:
-    """A final chunk is staged and no chunk before it is missing (any arrival order)."""
-    return any(
-        ready.cluster_id == cluster_id and ready.snapshot_id == snapshot_id
-        for ready in storage.ready_snapshots()
-    )
+    """A final chunk is staged and no chunk before it is missing (any arrival order).
+
+    The same rule the job applies (:func:`reference_app.jobs.staged.complete_snapshot`),
+    over this one snapshot's chunks rather than every cluster's staging.
+    """
+    return complete_snapshot(storage.staged_chunks(cluster_id, snapshot_id)) is not None

@@ -8,7 +8,7 @@ anywhere in the queued statements must leave nothing behind.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -17,11 +17,10 @@ import pytest
 from obsyk_core.storage import ChangeSet, ChangeType, ClusterSeen, ResourceRow, Storage
 from obsyk_core.testing.builders import at, events, modified, pod, snapshot
 from obsyk_plugins.sql_storage.pg_bulk import SMALL_WRITE_ROWS
-from tests.storage.conftest import StorageFactory
 
 
 @pytest.fixture
-def storage(postgres_storage_factory: StorageFactory) -> Iterator[Storage]:
+def storage(postgres_storage_factory: Callable[[], Storage]) -> Iterator[Storage]:
     opened = postgres_storage_factory()
     yield opened
     opened.close()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import structlog
 
 from obsyk_operator.backoff import Backoff
+from obsyk_operator.batch_rejection import refused_entries
 from obsyk_operator.local_cache import LocalCache
 from obsyk_operator.platform_client import PlatformRejected, StreamedBody
 from obsyk_operator.platform_features import PlatformFeatures
@@ -260,18 +261,7 @@ class Shipper:
         if not batch:
             return
         if self.batches_supported:
-            try:
-                self._post_batch(batch)
-                return
-            except PlatformUnavailable:
-                self.queue.requeue(batch)
-                raise
-            except PlatformRejected as exc:
-                if exc.status in _RETRYABLE_REJECTIONS:
-                    self.queue.requeue(batch)
-                    raise
-                log.info("platform refused a batch; sending events one by one", status=exc.status)
-                self.batches_supported = False
+            batch = self._send_as_batch(batch)
         for index, item in enumerate(batch):
             if self.stop.is_set() or not self.may_ship():
                 self.queue.requeue(batch[index:])
@@ -281,6 +271,41 @@ class Shipper:
             except (PlatformUnavailable, PlatformRejected):
                 self.queue.requeue(batch[index:])
                 raise
+
+    def _send_as_batch(self, batch: Sequence[QueuedChange]) -> Sequence[QueuedChange]:
+        """Send ``batch`` as batches; return what is left to send one by one (usually nothing).
+
+        Entries the platform names as invalid (``events.3.object.uid``) are refused for
+        good, the rest goes again as a batch; only an answer that names no entry means
+        the platform does not speak batches at all.
+        """
+        while batch:
+            try:
+                self._post_batch(batch)
+                return ()
+            except PlatformUnavailable:
+                self.queue.requeue(batch)
+                raise
+            except PlatformRejected as exc:
+                if exc.status in _RETRYABLE_REJECTIONS:
+                    self.queue.requeue(batch)
+                    raise
+                refused = refused_entries(exc.body, len(batch))
+                if not refused:
+                    log.info(
+                        "platform refused a batch; sending events one by one", status=exc.status
+                    )
+                    self.batches_supported = False
+                    return batch
+                # It validated each event of the batch: it speaks batches, only these are bad.
+                self.features.batch_accepted()
+                for index, problems in sorted(refused.items()):
+                    self._refused_for_good(batch[index], exc.status, "; ".join(problems))
+            batch = [item for index, item in enumerate(batch) if index not in refused]
+            if batch and (self.stop.is_set() or not self.may_ship()):
+                self.queue.requeue(batch)
+                return ()
+        return ()
 
     def _post_batch(self, batch: Sequence[QueuedChange]) -> None:
         events = [self._event(item, extensions=True) for item in batch]
@@ -300,20 +325,23 @@ class Shipper:
                 # Maybe a strict platform that refuses our ordering fields: try upstream's shape.
                 self.event_extensions = False
                 return self._post_single(item)
-            log.error(
-                "platform refused an event for good; sending a snapshot of its kind",
-                kind=item.change.kind,
-                name=item.change.name,
-                status=exc.status,
-                error=exc.body[:200],
-            )
-            self.metrics.rejected(1)
-            # Without the event the platform's copy of this kind is now wrong; waiting for
-            # the resync interval (hours) would leave it wrong that long.
-            self.request_snapshot([item.change.kind])
+            self._refused_for_good(item, exc.status, exc.body[:200])
             return None
         self.metrics.sent(1)
         return None
+
+    def _refused_for_good(self, item: QueuedChange, status: int, error: str) -> None:
+        log.error(
+            "platform refused an event for good; sending a snapshot of its kind",
+            kind=item.change.kind,
+            name=item.change.name,
+            status=status,
+            error=error,
+        )
+        self.metrics.rejected(1)
+        # Without the event the platform's copy of this kind is now wrong; waiting for
+        # the resync interval (hours) would leave it wrong that long.
+        self.request_snapshot([item.change.kind])
 
     def _event(self, item: QueuedChange, *, extensions: bool) -> dict[str, Any]:
         change = item.change

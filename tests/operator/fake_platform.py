@@ -46,7 +46,8 @@ class FakePlatform:
         self.answers_resync = True
         #: Knows the other extensions but refuses snapshot chunks (422).
         self.refuses_chunks = False
-        #: Names whose events are refused for good (422, in every shape); snapshots take them.
+        #: Names whose events are refused for good (422 naming the event's path, in a batch
+        #: ``events.<n>.object.name``); snapshots take them.
         self.refused_event_names: set[str] = set()
         self.resync_answer: list[str] | None = None
         self.down = False  # answer every agent request 503
@@ -216,16 +217,25 @@ class FakePlatform:
         return 200, {}, {}
 
     def _events(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        """Validate every event first (by path, as the reference app does), then apply all."""
         if "events" in body:
             if not self.supports_extensions:
-                return 422, {}, {"error": "missing type"}
+                # Upstream reads a batch as one event and misses its top-level fields.
+                return 422, {}, invalid_body(_event_problems(body, set()))
             events = body["events"]
+            paths = [f"events.{index}." for index in range(len(events))]
         else:
-            if not self.supports_extensions and ({"seq", "resource_version"} & body.keys()):
-                return 422, {}, {"error": "unknown fields"}
-            events = [body]
-        if any(event.get("name") in self.refused_event_names for event in events):
-            return 422, {}, {"error": "invalid record"}
+            unknown = {"seq", "resource_version"} & body.keys()
+            if not self.supports_extensions and unknown:
+                return 422, {}, invalid_body({key: ["Unknown field."] for key in sorted(unknown)})
+            events, paths = [body], [""]
+        errors = {
+            path + key: messages
+            for path, event in zip(paths, events, strict=True)
+            for key, messages in _event_problems(event, self.refused_event_names).items()
+        }
+        if errors:
+            return 422, {}, invalid_body(errors)
         for event in events:
             bucket = self.state.setdefault(event["kind"], {})
             if event["type"] == "deleted":
@@ -233,6 +243,28 @@ class FakePlatform:
             else:
                 bucket[event["uid"]] = event["object"]
         return 200, {}, {}
+
+
+def _event_problems(event: dict[str, Any], refused_names: set[str]) -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    for key in ("type", "kind", "uid", "name"):
+        if not isinstance(event.get(key), str):
+            problems[key] = ["Missing data for required field."]
+    if event.get("type") in ("added", "modified") and not isinstance(event.get("object"), dict):
+        problems["object"] = ["Required for added and modified events."]
+    if event.get("name") in refused_names:
+        problems["object.name"] = ["Refused by this platform."]
+    return problems
+
+
+def invalid_body(errors: dict[str, list[str]]) -> dict[str, Any]:
+    """The reference app's 422 shape: ``{"code", "status", "message", "errors"}`` by path."""
+    return {
+        "code": "invalid_body",
+        "status": 422,
+        "message": f"The request body is invalid ({len(errors)} problems).",
+        "errors": errors,
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):

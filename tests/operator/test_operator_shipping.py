@@ -130,12 +130,14 @@ def test_platform_without_extensions_gets_single_upstream_events(
 ) -> None:
     platform.supports_extensions = False
     kube.add("pods", pod("gone-soon"))
-    start_operator()
+    operator = start_operator()
     platform.wait_for(lambda: platform.bodies("/snapshot"))
     kube.add("pods", pod("one"))
     kube.add("pods", pod("two"))
     kube.delete("pods", "gone-soon", namespace="default")
     platform.wait_for(lambda: platform.names("Pod") == {"one", "two"})
+    # Its 422 named top-level fields, no batch entry: the batch form itself was refused.
+    assert operator.shipper.batches_supported is False
     accepted = [b for b in platform.bodies("/events") if "events" not in b and "seq" not in b]
     assert {(b["type"], b["name"]) for b in accepted} >= {
         ("added", "one"),
@@ -159,6 +161,38 @@ def test_an_event_refused_for_good_brings_a_snapshot_of_its_kind_soon(
     [first, follow_up] = platform.bodies("/snapshot")
     assert {p["name"] for p in follow_up["pods"]} == {"before", "refused"}
     assert "deployments" not in follow_up and "deployments" in first
+
+
+def test_an_invalid_event_in_a_batch_is_refused_alone_and_batches_go_on(
+    kube: KubeServer, platform: FakePlatform, start_operator: Callable[..., Operator]
+) -> None:
+    kube.add("pods", pod("before"))
+    operator = start_operator(shipping={"heartbeat_interval": 60, "resync_interval": 3600})
+    platform.wait_for(lambda: len(platform.bodies("/snapshot")) == 1)
+    platform.refused_event_names = {"refused"}
+    platform.down = True  # the three changes pile up in the queue and go as one batch
+    for name in ("first", "refused", "last"):
+        kube.add("pods", pod(name))
+    platform.wait_for(lambda: len(operator.queue) == 3)
+    platform.down = False
+
+    platform.wait_for(lambda: platform.names("Pod") == {"before", "first", "refused", "last"})
+    batches = [b for b in platform.bodies("/events") if "events" in b]
+    names = [[event["name"] for event in batch["events"]] for batch in batches]
+    # The last batch of all three is the 422 (earlier ones may have met the outage)...
+    refused_at = max(i for i, batch in enumerate(names) if batch == ["first", "refused", "last"])
+    assert names[refused_at + 1 :] == [["first", "last"]]  # ...then the rest, still a batch
+    # The refused Pod reached the platform by a snapshot of Pods only, not the hourly resync.
+    follow_up = platform.bodies("/snapshot")[-1]
+    assert {p["name"] for p in follow_up["pods"]} == {"before", "first", "refused", "last"}
+    assert "deployments" not in follow_up
+    rejected = operator.metrics.registry.get_sample_value("obsyk_operator_changes_rejected_total")
+    assert rejected == 1
+
+    kube.add("pods", pod("later"))
+    platform.wait_for(lambda: "later" in platform.names("Pod"))
+    assert operator.shipper.batches_supported
+    assert platform.bodies("/events")[-1]["events"][0]["name"] == "later"
 
 
 def test_large_snapshots_to_a_platform_speaking_our_extensions_are_chunked(

@@ -14,6 +14,7 @@ cluster.  All datetimes are timezone-aware UTC; all ids are strings.
 from __future__ import annotations
 
 import abc
+import contextlib
 import enum
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -391,6 +392,38 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def add_credential(self, credential: Credential) -> Credential: ...
+
+    def create_cluster_with_credential(
+        self, org_id: str, name: str, *, client_id: str, public_key_pem: str, at: datetime
+    ) -> tuple[Cluster, Credential]:
+        """Create a cluster together with its first credential: both or neither.
+
+        Raise :class:`ConflictError`, storing nothing, when the org already has a
+        cluster of that name or ``client_id`` is already registered.  Without the
+        all-or-nothing rule a failed credential would leave a cluster no operator
+        can use whose name stays taken.
+
+        This default composes :meth:`create_cluster` and :meth:`add_credential`
+        and, when the credential fails, deletes the cluster again (best effort: a
+        failing delete does not hide the original error).  Backends that have
+        transactions should override it to do both in one.
+        """
+        cluster = self.create_cluster(org_id, name)
+        try:
+            credential = self.add_credential(
+                Credential(
+                    client_id=client_id,
+                    org_id=org_id,
+                    cluster_id=cluster.id,
+                    public_key_pem=public_key_pem,
+                    created_at=at,
+                )
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.delete_cluster(org_id, cluster.id)
+            raise
+        return cluster, credential
 
     @abc.abstractmethod
     def get_credential(self, client_id: str) -> Credential | None:

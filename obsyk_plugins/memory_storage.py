@@ -465,6 +465,24 @@ class MemoryStorage(Storage):
             self._data.credentials[credential.client_id] = credential
             return credential
 
+    def create_cluster_with_credential(
+        self, org_id: str, name: str, *, client_id: str, public_key_pem: str, at: datetime
+    ) -> tuple[Cluster, Credential]:
+        # Both checks before either write, under the one lock: all or nothing.
+        with self._data.lock:
+            if client_id in self._data.credentials:
+                raise ConflictError(f"client id {client_id!r} is already registered")
+            cluster = self.create_cluster(org_id, name)
+            credential = Credential(
+                client_id=client_id,
+                org_id=org_id,
+                cluster_id=cluster.id,
+                public_key_pem=public_key_pem,
+                created_at=at,
+            )
+            self._data.credentials[client_id] = credential
+            return cluster, credential
+
     def get_credential(self, client_id: str) -> Credential | None:
         with self._data.lock:
             return self._data.credentials.get(client_id)

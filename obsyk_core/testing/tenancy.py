@@ -272,3 +272,49 @@ class TenancyConformance(ConformanceBase):
         assert revoked is not None and revoked.revoked_at == at(5)
         assert_utc(revoked.revoked_at)
         assert obsyk_storage.revoke_credential("no-such-client", at(5)) is False
+
+    def test_create_cluster_with_credential_stores_both(self, obsyk_storage: Storage) -> None:
+        org = obsyk_storage.create_org("acme")
+        cluster, credential = obsyk_storage.create_cluster_with_credential(
+            org.id, "prod", client_id="client-a", public_key_pem=PUBLIC_KEY, at=T0
+        )
+        assert obsyk_storage.get_cluster(org.id, cluster.id) == cluster
+        assert cluster.name == "prod"
+        assert obsyk_storage.get_credential("client-a") == credential
+        assert (credential.org_id, credential.cluster_id, credential.created_at) == (
+            org.id,
+            cluster.id,
+            T0,
+        )
+
+    def test_create_cluster_with_a_refused_credential_stores_no_cluster(
+        self, obsyk_storage: Storage
+    ) -> None:
+        org = obsyk_storage.create_org("acme")
+        obsyk_storage.create_cluster_with_credential(
+            org.id, "prod", client_id="client-a", public_key_pem=PUBLIC_KEY, at=T0
+        )
+        with pytest.raises(ConflictError):
+            obsyk_storage.create_cluster_with_credential(
+                org.id, "dev", client_id="client-a", public_key_pem=PUBLIC_KEY, at=at(1)
+            )
+        assert [c.name for c in obsyk_storage.list_clusters(org.id)] == ["prod"]
+        # The name was not left taken by a cluster without a credential.
+        dev, _ = obsyk_storage.create_cluster_with_credential(
+            org.id, "dev", client_id="client-b", public_key_pem=PUBLIC_KEY, at=at(2)
+        )
+        assert [c.name for c in obsyk_storage.list_clusters(org.id)] == ["dev", "prod"]
+        assert [c.client_id for c in obsyk_storage.list_credentials(dev.id)] == ["client-b"]
+
+    def test_create_cluster_with_a_taken_name_stores_no_credential(
+        self, obsyk_storage: Storage
+    ) -> None:
+        org = obsyk_storage.create_org("acme")
+        obsyk_storage.create_cluster_with_credential(
+            org.id, "prod", client_id="client-a", public_key_pem=PUBLIC_KEY, at=T0
+        )
+        with pytest.raises(ConflictError):
+            obsyk_storage.create_cluster_with_credential(
+                org.id, "prod", client_id="client-b", public_key_pem=PUBLIC_KEY, at=at(1)
+            )
+        assert obsyk_storage.get_credential("client-b") is None

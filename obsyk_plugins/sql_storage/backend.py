@@ -362,6 +362,40 @@ class SqlStorage(Storage):
             ) from None
         return credential
 
+    def create_cluster_with_credential(
+        self, org_id: str, name: str, *, client_id: str, public_key_pem: str, at: datetime
+    ) -> tuple[Cluster, Credential]:
+        cluster = Cluster(id=_new_id(), org_id=org_id, name=name, created_at=_now())
+        credential = Credential(
+            client_id=client_id,
+            org_id=org_id,
+            cluster_id=cluster.id,
+            public_key_pem=public_key_pem,
+            created_at=at,
+        )
+        try:
+            # One transaction: a refused credential rolls the cluster back with it.
+            with self._writing() as connection:
+                connection.execute(
+                    insert(ClusterModel).values(
+                        id=cluster.id, org_id=org_id, name=name, created_at=cluster.created_at
+                    )
+                )
+                connection.execute(
+                    insert(CredentialModel).values(
+                        client_id=client_id,
+                        org_id=org_id,
+                        cluster_id=cluster.id,
+                        public_key_pem=public_key_pem,
+                        created_at=at,
+                    )
+                )
+        except sa_exc.IntegrityError as error:
+            raise ConflictError(
+                f"cannot register cluster {name!r} with client id {client_id!r}: {error.orig}"
+            ) from None
+        return cluster, credential
+
     def get_credential(self, client_id: str) -> Credential | None:
         with self._reading_one_statement() as connection:
             row = connection.execute(

@@ -61,20 +61,23 @@ def _public_pem(key: ec.EllipticCurvePublicKey) -> str:
     ).decode()
 
 
+def _key_pair_for(public_key_pem: str | None) -> tuple[str | None, str]:
+    """(private PEM or ``None``, canonical public PEM): a new pair when no key is given."""
+    if public_key_pem is None:
+        return generate_key_pair()
+    return None, normalize_public_key(public_key_pem)
+
+
 def _new_credential(
     storage: Storage, cluster: Cluster, public_key_pem: str | None
 ) -> tuple[Credential, str | None]:
-    private_pem: str | None = None
-    if public_key_pem is None:
-        private_pem, public_key_pem = generate_key_pair()
-    else:
-        public_key_pem = normalize_public_key(public_key_pem)
+    private_pem, public_pem = _key_pair_for(public_key_pem)
     credential = storage.add_credential(
         Credential(
             client_id=str(uuid.uuid4()),
             org_id=cluster.org_id,
             cluster_id=cluster.id,
-            public_key_pem=public_key_pem,
+            public_key_pem=public_pem,
             created_at=datetime.now(UTC),
         )
     )
@@ -84,15 +87,19 @@ def _new_credential(
 def register_cluster(
     storage: Storage, org_id: str, name: str, public_key_pem: str | None = None
 ) -> Registration:
-    """Create a cluster in the org with a first credential.
+    """Create a cluster in the org with a first credential, both or neither.
 
     Raises :class:`InvalidPublicKey` before writing anything when the key is bad,
     and ``ConflictError`` when the org already has a cluster of that name.
     """
-    if public_key_pem is not None:
-        public_key_pem = normalize_public_key(public_key_pem)
-    cluster = storage.create_cluster(org_id, name)
-    credential, private_pem = _new_credential(storage, cluster, public_key_pem)
+    private_pem, public_pem = _key_pair_for(public_key_pem)
+    cluster, credential = storage.create_cluster_with_credential(
+        org_id,
+        name,
+        client_id=str(uuid.uuid4()),
+        public_key_pem=public_pem,
+        at=datetime.now(UTC),
+    )
     return Registration(cluster, credential, private_pem)
 
 
@@ -108,8 +115,6 @@ def rotate_credential(
     Tokens of a revoked credential stop working within a minute
     (see :mod:`reference_app.auth.access_tokens`).
     """
-    if public_key_pem is not None:
-        public_key_pem = normalize_public_key(public_key_pem)
     credential, private_pem = _new_credential(storage, cluster, public_key_pem)
     if revoke_existing:
         now = datetime.now(UTC)

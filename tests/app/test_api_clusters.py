@@ -11,8 +11,9 @@ from app_support import ClusterKeys
 from flask import Flask
 from flask.testing import FlaskClient
 
-from obsyk_core.storage import ClusterSeen, Organization
-from reference_app.auth.credentials import generate_key_pair
+from obsyk_core.storage import ClusterSeen, Credential, Organization, Storage, StorageError
+from obsyk_plugins.memory_storage import MemoryStorage
+from reference_app.auth.credentials import generate_key_pair, register_cluster
 from reference_app.state import get_state
 
 
@@ -95,6 +96,35 @@ def test_register_with_own_public_key_and_bad_inputs(
     assert malformed.status_code == 400 and malformed.get_json()["code"] == "malformed_json"
     names = [c["name"] for c in admin.get("/api/v1/clusters").get_json()["items"]]
     assert names == ["byo"]
+
+
+class _FirstCredentialFails(MemoryStorage):
+    """A backend on the interface's composed default whose first credential write fails."""
+
+    create_cluster_with_credential = Storage.create_cluster_with_credential
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures_left = 1
+
+    def add_credential(self, credential: Credential) -> Credential:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise StorageError("connection lost")
+        return super().add_credential(credential)
+
+
+def test_a_failed_credential_write_leaves_the_cluster_name_free() -> None:
+    storage = _FirstCredentialFails()
+    org = storage.create_org("acme")
+    with pytest.raises(StorageError):
+        register_cluster(storage, org.id, "prod")
+    assert storage.list_clusters(org.id) == []
+
+    # Retrying works instead of answering "name taken" forever.
+    registration = register_cluster(storage, org.id, "prod")
+    assert [c.id for c in storage.list_clusters(org.id)] == [registration.cluster.id]
+    assert storage.list_credentials(registration.cluster.id) == [registration.credential]
 
 
 def test_rotate_and_revoke_credentials(

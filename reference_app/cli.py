@@ -28,7 +28,21 @@ def _cli_app() -> Flask:
     return create_app({"PERIODIC_JOBS": False})
 
 
-cli = FlaskGroup(
+class _ObsykGroup(FlaskGroup):
+    """A FlaskGroup whose command list does not build the app.
+
+    Flask's own listing (``obsyk --help``, a bare ``obsyk``) loads the app to add
+    the commands it registers on ``app.cli``; ours registers none, and building
+    it opens, and by default migrates, the database.  The app is still built, once,
+    by the first command that runs with an app context.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()  # the ``flask.commands`` entry points, as Flask does
+        return sorted(self.commands)
+
+
+cli = _ObsykGroup(
     name="obsyk",
     create_app=_cli_app,
     help="Obsyk platform: serve the API, run background workers, bootstrap orgs and clusters.",

@@ -178,6 +178,28 @@ def test_clusters_register_refuses_a_non_p256_key(
     assert org is not None and get_state(app).storage.list_clusters(org.id) == []
 
 
+@pytest.mark.parametrize(
+    "args", [["--help"], [], ["orgs", "--help"], ["clusters", "register", "--help"]]
+)
+def test_help_touches_no_database(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("OBSYK_INSTANCE_PATH", str(instance))
+    monkeypatch.delenv("OBSYK_DATABASE_URL", raising=False)
+
+    result = CliRunner().invoke(cli, args)
+
+    assert result.exit_code in (0, 2), result.output  # click exits 2 on a bare group
+    assert "Usage:" in result.output
+    if not args or args == ["--help"]:
+        assert all(name in result.output for name in ("serve", "db", "orgs", "clusters"))
+    # Reading the help neither creates nor migrates the embedded database.
+    assert not (instance / "obsyk.sqlite3").exists()
+
+
 def _upgrade_then_use(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``obsyk db upgrade`` (twice: it is idempotent), then a server that never migrates works."""
     from click.testing import CliRunner

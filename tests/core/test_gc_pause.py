@@ -75,3 +75,32 @@ def test_overlapping_pauses_in_threads_re_enable_only_when_the_last_ends() -> No
         thread.join(5)
     assert seen == {"after first ended": False, "second still inside": False}
     assert gc.isenabled()
+
+
+def test_overlapping_pauses_cannot_keep_cyclic_garbage_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server whose threads always overlap never reaches a zero count."""
+    import obsyk_core.gc_pause as gc_pause
+
+    now = [1000.0]
+    monkeypatch.setattr(gc_pause, "clock", lambda: now[0])
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    outer = gc_paused()
+    outer.__enter__()  # another thread's long ingestion, still running throughout
+    try:
+        with gc_paused():
+            Cycle()  # unreachable, only a collection can free it
+            now[0] += gc_pause.MAX_OFF_SECONDS / 2
+        assert any(type(o) is Cycle for o in gc.get_objects()), "collected too early"
+        with gc_paused():
+            now[0] += gc_pause.MAX_OFF_SECONDS
+        assert not any(type(o) is Cycle for o in gc.get_objects())
+        assert not gc.isenabled()  # the outer pause still holds
+    finally:
+        outer.__exit__(None, None, None)
+    assert gc.isenabled()

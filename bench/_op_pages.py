@@ -10,13 +10,13 @@ the same wire shape (``PodList``, ``metadata.resourceVersion``, an opaque
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+from _op_http import BackgroundServer
 
 PODS_PATH = "/api/v1/pods"
 _RESOURCE_VERSION = "48300000"
@@ -71,7 +71,7 @@ def serialise_pages(pods: Iterator[dict[str, Any]], page_size: int) -> list[byte
     return pages
 
 
-class PageServer:
+class PageServer(BackgroundServer):
     """Serves ``GET /api/v1/pods?limit=N[&continue=i]`` from pre-serialised pages."""
 
     def __init__(self, pages: list[bytes], page_size: int) -> None:
@@ -107,18 +107,4 @@ class PageServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> PageServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(Handler)

@@ -11,15 +11,16 @@ platform, and the operator must send one body.
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
+from _op_http import BackgroundServer
 
 _PIECE = 64 * 1024
 
 
-class SnapshotSink:
+class SnapshotSink(BackgroundServer):
     def __init__(self, *, extensions: bool) -> None:
         self.extensions = extensions
         self.bodies = 0
@@ -69,18 +70,4 @@ class SnapshotSink:
                     left -= len(self.rfile.read(min(left, _PIECE)))
                 return length
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> SnapshotSink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        super().__init__(Handler)

@@ -440,6 +440,20 @@ class Storage(abc.ABC):
     def ingest(self, cluster_id: str) -> AbstractContextManager[IngestTransaction]:
         """A transaction that serialises ingestion for one cluster."""
 
+    def stored_states(self, cluster_id: str, kinds: Collection[str]) -> list[StoredState]:
+        """The cluster's states (live and deleted) of ``kinds``, as of one consistent read.
+
+        Unlike :meth:`IngestTransaction.load_states` this never waits on
+        ingestion: a heartbeat comparing fingerprints must not queue behind a
+        long snapshot reconcile.  It sees the last committed state, never a
+        transaction half-applied.
+
+        This default reads through :meth:`ingest` (so it does wait); backends
+        should override it with a read that takes no ingestion lock.
+        """
+        with self.ingest(cluster_id) as tx:
+            return list(tx.load_states(kinds=kinds).values())
+
     @abc.abstractmethod
     def stage_chunk(self, cluster_id: str, chunk: StagedChunk) -> None:
         """Durably store a snapshot chunk; re-staging the same (snapshot_id, chunk) replaces it."""

@@ -511,6 +511,14 @@ class MemoryStorage(Storage):
             yield transaction
             transaction.commit()
 
+    def stored_states(self, cluster_id: str, kinds: Collection[str]) -> list[StoredState]:
+        # Only the data lock: commits apply under it, so the read sees whole commits,
+        # and it never waits behind an ingestion still buffering its changes.
+        kind_set = set(kinds)
+        with self._data.lock:
+            stored = self._data.resources.get(cluster_id, {})
+            return [_state(row) for row in stored.values() if row.kind in kind_set]
+
     def stage_chunk(self, cluster_id: str, chunk: StagedChunk) -> None:
         with self._data.lock:
             self._data.staging.setdefault((cluster_id, chunk.snapshot_id), {})[chunk.chunk] = chunk

@@ -169,6 +169,77 @@ class TransactionConformance(ConformanceBase):
         for index in range(_CONCURRENT_PODS):
             assert len(obsyk_storage.resource_history(cluster.id, f"p{index}")) == 1
 
+    def test_stored_states_match_load_states(self, obsyk_storage: Storage) -> None:
+        cluster = self.new_cluster(obsyk_storage)
+        snapshot(
+            obsyk_storage, cluster.id, at(0), {"Pod": [pod("p1"), pod("p2")], "Node": [node("n1")]}
+        )
+        snapshot(obsyk_storage, cluster.id, at(1), {"Pod": [pod("p1")]})
+        with obsyk_storage.ingest(cluster.id) as tx:
+            expected_pods = tx.load_states(kinds=["Pod"])
+            expected_all = tx.load_states(kinds=["Pod", "Node"])
+
+        pods = {state.uid: state for state in obsyk_storage.stored_states(cluster.id, ["Pod"])}
+        assert pods == expected_pods
+        assert pods["p2"].deleted_at == at(1), "deleted resources are included"
+        every = obsyk_storage.stored_states(cluster.id, ["Pod", "Node", "Service"])
+        assert {state.uid: state for state in every} == expected_all
+        assert obsyk_storage.stored_states(cluster.id, []) == []
+        other = self.new_cluster(obsyk_storage, "other")
+        assert obsyk_storage.stored_states(other.id, ["Pod"]) == []
+
+    def test_stored_states_do_not_wait_on_ingestion(self, obsyk_storage: Storage) -> None:
+        """A read of the states returns while an ingestion of the cluster is still open.
+
+        It sees the last committed state, not the open transaction's writes.
+        """
+        cluster = self.new_cluster(obsyk_storage)
+        snapshot(obsyk_storage, cluster.id, at(0), {"Pod": [pod("p1")]})
+        holding, release, read_done = threading.Event(), threading.Event(), threading.Event()
+        failures: list[BaseException] = []
+        read: list[set[str]] = []
+
+        def hold_ingestion() -> None:
+            try:
+                with obsyk_storage.ingest(cluster.id) as tx:
+                    tx.write(ChangeSet(upserts=[_row(cluster.id, pod("p2"), 1)]))
+                    holding.set()
+                    release.wait(timeout=_WAIT_SECONDS)
+            except BaseException as error:  # reported below, in the test's thread
+                failures.append(error)
+            finally:
+                holding.set()
+
+        def read_states() -> None:
+            try:
+                read.append({s.uid for s in obsyk_storage.stored_states(cluster.id, ["Pod"])})
+            except BaseException as error:
+                failures.append(error)
+            finally:
+                read_done.set()
+
+        holder = threading.Thread(target=hold_ingestion)
+        reader = threading.Thread(target=read_states)
+        holder.start()
+        try:
+            assert holding.wait(timeout=_WAIT_SECONDS)
+            reader.start()
+            returned = read_done.wait(timeout=_WAIT_SECONDS)
+        finally:
+            release.set()
+            holder.join(timeout=_WAIT_SECONDS)
+            if reader.ident is not None:  # started
+                reader.join(timeout=_WAIT_SECONDS)
+        assert failures == []
+        assert returned, "stored_states waited for the open ingestion to finish"
+        assert read == [{"p1"}], "it must see the committed state only"
+        after = obsyk_storage.stored_states(cluster.id, ["Pod"])
+        assert {state.uid for state in after} == {"p1", "p2"}
+
+
+#: How long the threaded tests wait before calling a backend stuck.
+_WAIT_SECONDS = 10
+
 
 def _live_rows(storage: Storage, cluster_id: str) -> dict[str, ResourceRow]:
     rows = storage.query_resources(ResourceQuery(cluster_ids=(cluster_id,), limit=1000))

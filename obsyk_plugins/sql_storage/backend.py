@@ -40,12 +40,17 @@ from obsyk_core.storage import (
     Role,
     StagedChunk,
     Storage,
+    StoredState,
     User,
 )
 from obsyk_plugins.sql_storage import rows
 from obsyk_plugins.sql_storage.engine import SQLITE_BEGIN_OPTION, create_storage_engine
 from obsyk_plugins.sql_storage.errors import storage_errors
-from obsyk_plugins.sql_storage.ingest_tx import SqlIngestTransaction, mark_cluster_seen
+from obsyk_plugins.sql_storage.ingest_tx import (
+    STATE_COLUMNS,
+    SqlIngestTransaction,
+    mark_cluster_seen,
+)
 from obsyk_plugins.sql_storage.migrate import upgrade_to_head
 from obsyk_plugins.sql_storage.models import (
     ApiTokenModel,
@@ -438,6 +443,18 @@ class SqlStorage(Storage):
             if connection.execute(lock).scalar() is None:
                 raise LookupError(f"cluster {cluster_id!r} does not exist")
             yield SqlIngestTransaction(connection, cluster_id)
+
+    def stored_states(self, cluster_id: str, kinds: Collection[str]) -> list[StoredState]:
+        # One plain SELECT outside any ingest transaction: it takes no lock on the
+        # cluster row, so it reads the last committed state instead of queueing
+        # behind a snapshot being reconciled (MVCC on PostgreSQL, WAL on SQLite).
+        if not kinds:
+            return []
+        statement = select(*STATE_COLUMNS).where(
+            ResourceModel.cluster_id == cluster_id, ResourceModel.kind.in_(list(kinds))
+        )
+        with self._reading_one_statement() as connection:
+            return [rows.stored_state(row) for row in connection.execute(statement)]
 
     def stage_chunk(self, cluster_id: str, chunk: StagedChunk) -> None:
         values = {

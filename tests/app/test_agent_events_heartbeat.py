@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from agent_wire import Agent, event, new_cluster_uid, pod, stored_inventory
 from flask import Flask
 from flask.testing import FlaskClient
 
 from obsyk_core.hashing import content_hash, kind_digest
+from obsyk_core.storage import ClusterSeen
+from obsyk_core.testing import at
+from obsyk_core.testing import pod as core_pod
+from obsyk_core.testing.builders import snapshot
+from obsyk_plugins.memory_storage import MemoryStorage
+from reference_app.api.agent.drift import kinds_to_resync
 from reference_app.state import get_state
 
 
@@ -114,3 +122,50 @@ def test_heartbeat_drift_asks_for_a_resync_of_the_kinds_that_differ(
     # Counts alone are enough to see drift.
     counts_only = {"cluster_uid": agent.cluster_uid, "counts": {"ConfigMap": 3}}
     assert agent.post("heartbeat", counts_only).get_json() == {"resync": ["ConfigMap"]}
+
+
+def test_drift_is_computed_without_waiting_behind_an_open_ingestion(app: Flask) -> None:
+    """A long snapshot reconcile holds the cluster's ingestion; the drift check still answers.
+
+    On the memory backend, where recording the seen-times takes no cluster lock
+    either (on SQL it is a write to the cluster row, which does queue).
+    """
+    storage = MemoryStorage()
+    cluster = storage.create_cluster(storage.create_org("acme").id, "prod")
+    snapshot(storage, cluster.id, at(0), {"Pod": [core_pod("p1")]})
+    holding, release, answered = threading.Event(), threading.Event(), threading.Event()
+    resync: list[list[str]] = []
+
+    def hold_ingestion() -> None:
+        with storage.ingest(cluster.id):
+            holding.set()
+            release.wait(timeout=10)
+
+    def check_drift() -> None:
+        resync.append(
+            kinds_to_resync(
+                storage,
+                cluster.id,
+                counts={"Pod": 2},
+                digests=None,
+                known_kinds=get_state(app).plugins.kinds,
+                seen=ClusterSeen(seen_at=at(1), heartbeat_at=at(1)),
+            )
+        )
+        answered.set()
+
+    holder, checker = threading.Thread(target=hold_ingestion), threading.Thread(target=check_drift)
+    holder.start()
+    try:
+        assert holding.wait(timeout=10)
+        checker.start()
+        in_time = answered.wait(timeout=10)
+    finally:
+        release.set()
+        holder.join(timeout=10)
+        if checker.ident is not None:
+            checker.join(timeout=10)
+    assert in_time, "the drift check waited for the ingestion to finish"
+    assert resync == [["Pod"]]
+    stored = storage.get_cluster(cluster.org_id, cluster.id)
+    assert stored is not None and stored.last_heartbeat_at == at(1)

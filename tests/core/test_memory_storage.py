@@ -59,3 +59,21 @@ def test_ingesting_into_an_unknown_cluster_fails_and_stores_nothing() -> None:
 def test_rejects_a_url_of_another_scheme() -> None:
     with pytest.raises(ValueError, match="memory://"):
         MemoryStorage("sqlite:///x.db")
+
+
+class _WithoutStoredStatesOverride(MemoryStorage):
+    """A backend written before ``stored_states`` existed: it gets the ABC's default."""
+
+    stored_states = Storage.stored_states
+
+
+def test_the_default_stored_states_reads_through_an_ingest_transaction() -> None:
+    storage = _WithoutStoredStatesOverride()
+    cluster = storage.create_cluster(storage.create_org("acme").id, "prod")
+    snapshot(storage, cluster.id, at(0), {"Pod": [pod("p1"), pod("p2")]})
+    snapshot(storage, cluster.id, at(1), {"Pod": [pod("p1")]})
+    with storage.ingest(cluster.id) as tx:
+        expected = tx.load_states(kinds=["Pod"])
+    states = storage.stored_states(cluster.id, ["Pod", "Node"])
+    assert {state.uid: state for state in states} == expected
+    assert {state.uid for state in states if state.deleted_at is not None} == {"p2"}

@@ -5,10 +5,11 @@ and an order-independent digest of their (uid, content hash) pairs
 (``digests``).  The platform computes the same from what it stores; every kind
 that differs is asked back as ``{"resync": [...]}``.
 
-The stored side is read inside the cluster's ingestion transaction: that reads
-only the narrow per-resource state (uid, kind, hash, deleted), never the
-records, and it cannot see a snapshot half-applied, which would report drift
-that is not there.
+The stored side is read with :meth:`Storage.stored_states`: only the narrow
+per-resource state (uid, kind, hash, deleted), never the records, as of one
+consistent read, so it cannot see a snapshot half-applied (which would report
+drift that is not there), and without waiting for the cluster's ingestion lock,
+so a heartbeat never queues behind a long snapshot reconcile.
 """
 
 from __future__ import annotations
@@ -46,9 +47,8 @@ def kinds_to_resync(
     store a resync of them anyway.
     """
     reported = {kind for kind in (*(counts or {}), *(digests or {})) if kind in known_kinds}
-    with storage.ingest(cluster_id) as tx:
-        tx.mark_seen(seen)
-        stored = stored_fingerprints(tx.load_states(kinds=sorted(reported)).values(), reported)
+    storage.mark_cluster_seen(cluster_id, seen)
+    stored = stored_fingerprints(storage.stored_states(cluster_id, sorted(reported)), reported)
     drifted = []
     for kind in sorted(reported):
         count, digest = stored[kind]

@@ -233,4 +233,8 @@ class HeartbeatView(MethodView):
             if state.storage.get_cluster(agent.org_id, agent.cluster_id) is None:
                 unknown_cluster()
             raise
+        # The states are read without the ingest transaction that would notice a
+        # cluster deleted elsewhere; asking it for a resync would be retried forever.
+        if resync and state.storage.get_cluster(agent.org_id, agent.cluster_id) is None:
+            unknown_cluster()
         return {"resync": resync}

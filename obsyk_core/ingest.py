@@ -66,6 +66,30 @@ class IncomingResource:
             content_hash=content_hash(record),
         )
 
+    def as_row(
+        self, cluster_id: str, at: datetime, *, resource_version: int | None = None
+    ) -> ResourceRow:
+        """This resource as a live row first seen, updated and observed ``at``.
+
+        Written as an upsert, the backend keeps a stored row's ``first_seen_at``.
+        """
+        return ResourceRow(
+            cluster_id=cluster_id,
+            uid=self.uid,
+            kind=self.kind,
+            namespace=self.namespace,
+            name=self.name,
+            labels=self.labels,
+            annotations=self.annotations,
+            record=self.record,
+            content_hash=self.content_hash,
+            first_seen_at=at,
+            updated_at=at,
+            deleted_at=None,
+            resource_version=resource_version,
+            observed_at=at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceEvent:
@@ -277,24 +301,10 @@ class _Plan:
             # the stored one: keeping that version lets a late older event be
             # recognised as stale instead of winning on arrival time.
             resource_version = state.resource_version
-        now = self.received_at
         self._tombstones.pop(item.uid, None)
         self._touches.pop(item.uid, None)
-        row = self._rows[item.uid] = ResourceRow(
-            cluster_id=self.cluster_id,
-            uid=item.uid,
-            kind=item.kind,
-            namespace=item.namespace,
-            name=item.name,
-            labels=item.labels,
-            annotations=item.annotations,
-            record=item.record,
-            content_hash=item.content_hash,
-            first_seen_at=now,  # the backend keeps a stored first_seen_at
-            updated_at=now,
-            deleted_at=None,
-            resource_version=resource_version,
-            observed_at=now,
+        row = self._rows[item.uid] = item.as_row(
+            self.cluster_id, self.received_at, resource_version=resource_version
         )
         self._record(
             change, item.uid, item.kind, item.namespace, item.name, item.content_hash, item.record

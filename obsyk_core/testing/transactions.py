@@ -32,22 +32,7 @@ class _Boom(RuntimeError):
 
 
 def _row(cluster_id: str, item: IncomingResource, when: int) -> ResourceRow:
-    return ResourceRow(
-        cluster_id=cluster_id,
-        uid=item.uid,
-        kind=item.kind,
-        namespace=item.namespace,
-        name=item.name,
-        labels=item.labels,
-        annotations=item.annotations,
-        record=item.record,
-        content_hash=item.content_hash,
-        first_seen_at=at(when),
-        updated_at=at(when),
-        deleted_at=None,
-        resource_version=None,
-        observed_at=at(when),
-    )
+    return item.as_row(cluster_id, at(when))
 
 
 def _version(

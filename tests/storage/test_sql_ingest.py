@@ -171,23 +171,7 @@ def test_sqlite_file_is_shared_by_two_storages(tmp_path: Path) -> None:
 
 
 def _new_row(cluster_id: str, item: IncomingResource, *, minutes: float = 0) -> ResourceRow:
-    now = at(minutes)
-    return ResourceRow(
-        cluster_id=cluster_id,
-        uid=item.uid,
-        kind=item.kind,
-        namespace=item.namespace,
-        name=item.name,
-        labels=item.labels,
-        annotations=item.annotations,
-        record=item.record,
-        content_hash=item.content_hash,
-        first_seen_at=now,
-        updated_at=now,
-        deleted_at=None,
-        resource_version=None,
-        observed_at=now,
-    )
+    return item.as_row(cluster_id, at(minutes))
 
 
 def _counter_row(cluster_id: str, count: int) -> ResourceRow:

@@ -40,23 +40,7 @@ def _last_seen(storage: Storage, cluster_id: str) -> tuple[Any, ...]:
 
 
 def _new_row(cluster_id: str, uid: str) -> ResourceRow:
-    item = pod(uid)
-    return ResourceRow(
-        cluster_id=cluster_id,
-        uid=item.uid,
-        kind=item.kind,
-        namespace=item.namespace,
-        name=item.name,
-        labels=item.labels,
-        annotations=item.annotations,
-        record=item.record,
-        content_hash=item.content_hash,
-        first_seen_at=at(0),
-        updated_at=at(0),
-        deleted_at=None,
-        resource_version=None,
-        observed_at=at(0),
-    )
+    return pod(uid).as_row(cluster_id, at(0))
 
 
 @pytest.mark.parametrize("changes", [1, SMALL_WRITE_ROWS - 1, SMALL_WRITE_ROWS])

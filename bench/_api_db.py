@@ -1,4 +1,4 @@
-"""A throw-away PostgreSQL database for one API benchmark run (created, then dropped)."""
+"""A throw-away PostgreSQL database for one benchmark run (created, then dropped)."""
 
 from __future__ import annotations
 

@@ -22,18 +22,17 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 import psycopg
 import sqlalchemy as sa
+from _api_db import DEFAULT_ADMIN_URL, throwaway_database
 from machine_info import machine_info
 from sqlalchemy import orm
 
@@ -43,9 +42,6 @@ from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import Storage
 from obsyk_core.wire import parse_snapshot
 
-DEFAULT_ADMIN_URL = os.environ.get(
-    "OBSYK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 DEFAULT_RESOURCES = 100_000
 DEFAULT_ORM_ROWS = 5_000
 QUICK_RESOURCES = 5_000
@@ -118,19 +114,6 @@ def incoming_resources(
 
 
 # ----------------------------------------------------------------- the database
-
-
-@contextmanager
-def throwaway_database(admin_url: str) -> Iterator[str]:
-    """A database created for this run on the admin URL's server, dropped afterwards."""
-    name = f"obsyk_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def clone_resources_table(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -19,36 +20,34 @@ ADMIN_POSTGRES_URL = os.environ.get(
 REDIS_URL = os.environ.get("OBSYK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+@contextmanager
+def _throwaway_database() -> Iterator[str]:
+    """A database created on the local server for the caller, dropped afterwards."""
+    import psycopg
+
+    name = f"obsyk_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = ADMIN_POSTGRES_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database created for this test run on the local server, dropped afterwards."""
-    import psycopg
-
-    name = f"obsyk_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _throwaway_database() as url:
+        yield url
 
 
 @pytest.fixture
-def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+def fresh_postgres_url() -> Iterator[str]:
     """An empty database per test (for tests that need a pristine schema)."""
-    import psycopg
-
-    name = f"obsyk_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = ADMIN_POSTGRES_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _throwaway_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from app_support import ClusterKeys
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app, session
 from flask.testing import FlaskClient
 
 from obsyk_core.storage import Organization
@@ -292,3 +292,30 @@ def test_remembered_revocation_statuses_are_bounded(
     tokens.verify(issued[0])
 
     assert reads == [first, second, third, first]
+
+
+# --------------------------------------------------------------------------- cookie sessions
+
+
+def test_bearer_token_paths_open_no_cookie_session(embedded_app: Flask) -> None:
+    """API calls neither read nor set a session cookie; other pages keep working sessions."""
+    blp = Blueprint("session_probe", __name__)
+
+    @blp.get("/api/v1/session-probe")
+    @blp.get("/oauth/session-probe")
+    @blp.get("/dashboard/session-probe")
+    def probe() -> dict[str, Any]:
+        if current_app.session_interface.is_null_session(session):
+            return {"visits": None}
+        session["visits"] = session.get("visits", 0) + 1
+        return {"visits": session["visits"]}
+
+    embedded_app.register_blueprint(blp)
+    client = embedded_app.test_client()
+    page = [client.get("/dashboard/session-probe") for _ in range(2)]
+    assert [r.get_json()["visits"] for r in page] == [1, 2]
+    assert "session=" in page[0].headers["Set-Cookie"]
+    for path in ("/api/v1/session-probe", "/oauth/session-probe"):
+        response = client.get(path)  # the test client still sends the page's cookie
+        assert response.get_json() == {"visits": None}
+        assert "Set-Cookie" not in response.headers

@@ -75,8 +75,12 @@ _LOAD_STATES = (
 #: creating and dropping it per transaction would write the system catalogs each time.
 _CREATE_INCOMING = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_INCOMING}"
-    " (LIKE resources INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    " (LIKE resources INCLUDING DEFAULTS{compression}) ON COMMIT DELETE ROWS"
 )
+#: PostgreSQL 14 added per-column compression: the staged records are then
+#: compressed as ``resources`` compresses them (lz4 after migration 0002), and
+#: the merge copies the compressed values as they are instead of pglz's slower work.
+_COLUMN_COMPRESSION_SINCE = 140000
 _MERGE_INCOMING = (
     f"INSERT INTO resources ({_RESOURCE_COLUMNS}) SELECT {_RESOURCE_COLUMNS} FROM {_INCOMING}"
     " ON CONFLICT (cluster_id, uid) DO UPDATE SET "
@@ -115,6 +119,11 @@ _UPSERT_ON_CONFLICT = " ON CONFLICT (cluster_id, uid) DO UPDATE SET " + ", ".joi
 #: Placeholders of one row, in ``_RESOURCE_COLUMNS`` / ``_VERSION_COLUMNS`` order.
 _RESOURCE_VALUES = "(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s)"
 _VERSION_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
+
+
+def _create_incoming_sql(server_version: int) -> str:
+    compression = " INCLUDING COMPRESSION" if server_version >= _COLUMN_COMPRESSION_SINCE else ""
+    return _CREATE_INCOMING.format(compression=compression)
 
 
 @lru_cache(maxsize=SMALL_WRITE_ROWS)
@@ -451,7 +460,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         return True
 
     def _merge(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
-        cursor.execute(_CREATE_INCOMING)
+        cursor.execute(_create_incoming_sql(self._raw.info.server_version))
         if self._incoming_used:
             cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
         self._incoming_used = True

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from obsyk_plugins.sql_storage import upgrade
+from obsyk_core.ingest import IncomingResource, reconcile_snapshot
+from obsyk_plugins.sql_storage import open_sql_storage, upgrade
 from obsyk_plugins.sql_storage.engine import create_storage_engine
-from obsyk_plugins.sql_storage.migrate import VERSION_TABLE, schema_filter
+from obsyk_plugins.sql_storage.migrate import VERSION_TABLE, alembic_config, schema_filter
 from obsyk_plugins.sql_storage.models import Base
+
+HEAD = "0002"
+#: Every JSON document column the ingestion writes (migration 0002 compresses them with lz4).
+DOCUMENT_COLUMNS = {
+    ("resources", "record"),
+    ("resources", "labels"),
+    ("resources", "annotations"),
+    ("resource_versions", "record"),
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,14 +68,14 @@ def _head_revision(url: str) -> str | None:
 
 def test_fresh_database_upgrades_to_a_schema_matching_the_models(empty_database_url: str) -> None:
     upgrade(empty_database_url)
-    assert _head_revision(empty_database_url) == "0001"
+    assert _head_revision(empty_database_url) == HEAD
     assert _schema_differences(empty_database_url) == []
 
 
 def test_upgrading_an_up_to_date_database_changes_nothing(empty_database_url: str) -> None:
     upgrade(empty_database_url)
     upgrade(empty_database_url)
-    assert _head_revision(empty_database_url) == "0001"
+    assert _head_revision(empty_database_url) == HEAD
     assert _schema_differences(empty_database_url) == []
 
 
@@ -82,6 +95,70 @@ def test_postgresql_has_a_gin_index_on_labels(fresh_postgres_url: str) -> None:
         "name",
         "uid",
     ]
+
+
+def _column_compression(url: str) -> dict[tuple[str, str], str]:
+    """``pg_attribute.attcompression`` of every JSON(B) column: ``l`` lz4, ``''`` the default."""
+    with psycopg.connect(url) as connection:
+        found = connection.execute(
+            "SELECT c.relname, a.attname, a.attcompression::text FROM pg_attribute AS a"
+            " JOIN pg_class AS c ON c.oid = a.attrelid"
+            " WHERE a.atttypid = 'jsonb'::regtype AND c.relkind = 'r' AND NOT a.attisdropped"
+        ).fetchall()
+    return {(table, column): compression for table, column, compression in found}
+
+
+def _upgrade_to(url: str, revision: str) -> None:
+    engine = create_storage_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_compresses_json_documents_with_lz4(fresh_postgres_url: str) -> None:
+    # The local server is PostgreSQL 15 built with lz4, as CI's Debian package is.
+    upgrade(fresh_postgres_url)
+    assert _column_compression(fresh_postgres_url) == dict.fromkeys(DOCUMENT_COLUMNS, "l")
+
+
+def test_existing_database_keeps_its_data_through_the_lz4_migration(
+    fresh_postgres_url: str,
+) -> None:
+    _upgrade_to(fresh_postgres_url, "0001")
+    storage = open_sql_storage(fresh_postgres_url)
+    try:
+        org = storage.create_org("acme")
+        cluster = storage.create_cluster(org.id, "prod")
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        pod = {"uid": "u1", "name": "web", "namespace": "default", "labels": {"app": "web"}}
+        reconcile_snapshot(
+            storage, cluster.id, {"Pod": [IncomingResource.from_record("Pod", pod)]}, received_at=at
+        )
+        assert set(_column_compression(fresh_postgres_url).values()) == {""}
+        storage.migrate()
+        assert _head_revision(fresh_postgres_url) == HEAD
+        assert _column_compression(fresh_postgres_url) == dict.fromkeys(DOCUMENT_COLUMNS, "l")
+        stored = storage.get_resource(cluster.id, "u1")
+        assert stored is not None and stored.record == pod
+        assert [v.record for v in storage.resource_history(cluster.id, "u1")] == [pod]
+    finally:
+        storage.close()
+
+
+def test_the_lz4_migration_downgrades_to_the_default_compression(
+    fresh_postgres_url: str,
+) -> None:
+    upgrade(fresh_postgres_url)
+    engine = create_storage_engine(fresh_postgres_url)
+    try:
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0001")
+    finally:
+        engine.dispose()
+    assert _head_revision(fresh_postgres_url) == "0001"
+    assert set(_column_compression(fresh_postgres_url).values()) == {""}
 
 
 def test_importing_the_plugin_does_not_load_sqlalchemy() -> None:

@@ -59,9 +59,20 @@ _AGENT_ERRORS = {
 
 
 def _document_errors(func: Any) -> Any:
+    """Document the error answers and the bearer security on ``func``, adding no call.
+
+    flask-smorest's ``alt_response`` and ``doc`` wrap the view in a function
+    that only calls it (through ``current_app.ensure_sync``): seven pass-through
+    calls per request here.  Only the OpenAPI description they build
+    (``_apidoc``) is kept, on ``func`` itself, where ``@blp.response`` and the
+    blueprint read it.
+    """
+    documented = func
     for status, description in _AGENT_ERRORS.items():
-        func = blp.alt_response(status, description=description)(func)
-    return blp.doc(security=[{"bearer": []}])(func)
+        documented = blp.alt_response(status, description=description)(documented)
+    documented = blp.doc(security=[{"bearer": []}])(documented)
+    func._apidoc = documented._apidoc
+    return func
 
 
 def _collector_paused(func: Callable[P, R]) -> Callable[P, R]:

@@ -5,7 +5,12 @@ Only the platform itself ever verifies them, so a symmetric key is enough: every
 API pod already shares the secret key, and no key file has to be distributed or
 rotated separately (rotating the secret key logs every operator out once, and
 operators simply fetch a new token).  Verification is a signature and expiry
-check: no database round trip on the hot path.
+check: no database round trip on the hot path.  An operator sends the same
+token with every request for its whole lifetime, so each process remembers the
+tokens it has verified, by their exact text (bounded, ``max_remembered``): a
+remembered token skips the signature and claims checks, but never its
+expiry (refused from its ``exp`` on, as a fresh verification would) nor the
+revocation check below.
 
 Revocation still has to bite within a minute, so each process remembers a
 credential's revocation status for at most :data:`REVOCATION_CHECK_SECONDS`
@@ -70,13 +75,21 @@ class AccessTokens:
         revocation_check_seconds: int = REVOCATION_CHECK_SECONDS,
         max_remembered: int = MAX_REMEMBERED,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._storage = storage
         self._key = signing_key(secret_key)
         self.lifetime_seconds = lifetime_seconds
+        #: Seconds since the epoch, for ``iat``/``exp``; replaceable so tests can reach an ``exp``.
+        self.wall_clock = wall_clock
         #: Whether each credential is revoked, by client id.
         self._revoked: RememberedValues[str, bool] = RememberedValues(
             max_entries=max_remembered, ttl_seconds=revocation_check_seconds, clock=clock
+        )
+        #: Tokens verified here, by their text: who they name and their ``exp``.  Kept
+        #: no longer than this platform issues tokens for; the ``exp`` is what counts.
+        self._verified: RememberedValues[str, tuple[AgentPrincipal, float]] = RememberedValues(
+            max_entries=max_remembered, ttl_seconds=max(lifetime_seconds, 1), clock=clock
         )
 
     @property
@@ -87,9 +100,10 @@ class AccessTokens:
     @clock.setter
     def clock(self, clock: Callable[[], float]) -> None:
         self._revoked.clock = clock
+        self._verified.clock = clock
 
     def issue(self, credential: Credential) -> str:
-        now = int(time.time())
+        now = int(self.wall_clock())
         claims = {
             "iss": ISSUER,
             "sub": credential.client_id,
@@ -103,9 +117,24 @@ class AccessTokens:
         return jwt.encode({"alg": ALGORITHM, "typ": TOKEN_TYPE}, claims, self._key)
 
     def verify(self, token: str) -> AgentPrincipal:
+        """The operator ``token`` names; :class:`InvalidAccessToken` when it may not be used."""
+        remembered = self._verified.get(token)
+        # joserfc's expiry rule: refused once the whole seconds reach ``exp``.
+        if remembered is not None and int(self.wall_clock()) < remembered[1]:
+            principal = remembered[0]
+        else:
+            principal, expires_at = self._decode(token)
+            self._verified.put(token, (principal, expires_at))
+        if self._is_revoked(principal):
+            raise InvalidAccessToken("The credential of this access token was revoked.")
+        return principal
+
+    def _decode(self, token: str) -> tuple[AgentPrincipal, float]:
+        """Signature, type and claims checked in full: the principal and the ``exp``."""
         try:
             decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
             registry = jwt.JWTClaimsRegistry(
+                now=lambda: int(self.wall_clock()),
                 iss={"essential": True, "value": ISSUER},
                 sub={"essential": True},
                 exp={"essential": True},
@@ -124,9 +153,7 @@ class AccessTokens:
             cluster_id=str(claims["cluster"]),
             client_id=str(claims["sub"]),
         )
-        if self._is_revoked(principal):
-            raise InvalidAccessToken("The credential of this access token was revoked.")
-        return principal
+        return principal, claims["exp"]
 
     def forget(self, client_id: str) -> None:
         """Drop the remembered status (this process learns of a revocation at once)."""

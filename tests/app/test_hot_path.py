@@ -4,13 +4,18 @@ Events and heartbeats are the bulk of an operator's traffic; once a cluster is
 bound to a ``cluster_uid`` that pair is remembered per process, so they do not
 look the cluster up again.  What must not change: a different uid is still
 refused, and a cluster deleted meanwhile (by another process, whose token
-status this one still trusts) still answers 401 and stores nothing.
+status this one still trusts) still answers 401 and stores nothing.  Likewise
+each process remembers the access tokens it verified: a remembered token is
+still refused from its ``exp`` and once its credential is revoked.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,6 +25,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from obsyk_core.storage import Cluster, Organization
+from reference_app.auth.access_tokens import AccessTokens
 from reference_app.remembered import RememberedPairs
 from reference_app.state import get_state
 
@@ -122,6 +128,65 @@ def test_remembered_bindings_are_bounded_oldest_first() -> None:
     for cluster_id in ("c1", "c2", "c3"):
         remembered.remember(cluster_id, "uid")
     assert [remembered.knows(c, "uid") for c in ("c1", "c2", "c3")] == [False, True, True]
+
+
+# --------------------------------------------------------------------------- access tokens
+
+
+@pytest.fixture
+def wall_clock(app: Flask) -> list[float]:
+    """The time the app's access tokens see, which a test moves: ``[seconds since the epoch]``."""
+    tokens: AccessTokens = get_state(app).extra["access_tokens"]
+    wall = [time.time()]
+    tokens.wall_clock = lambda: wall[0]
+    return wall
+
+
+def test_a_remembered_token_is_still_refused_from_its_exp(
+    agent: Agent, wall_clock: list[float]
+) -> None:
+    payload = agent.token.split(".")[1]
+    expires_at = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+    assert agent.post("heartbeat", {"cluster_uid": agent.cluster_uid}).status_code == 200
+
+    wall_clock[0] = expires_at - 1
+    assert agent.post("heartbeat", {"cluster_uid": agent.cluster_uid}).status_code == 200
+    wall_clock[0] = expires_at
+    response = agent.event("added", "Pod", pod("p1", "a"))
+
+    assert response.status_code == 401
+    assert "expired" in response.get_json()["message"]
+
+
+def test_a_remembered_token_of_a_revoked_credential_stops_working_within_a_minute(
+    app: Flask, agent: Agent
+) -> None:
+    tokens: AccessTokens = get_state(app).extra["access_tokens"]
+    assert agent.post("heartbeat", {"cluster_uid": agent.cluster_uid}).status_code == 200
+    client_id = tokens.verify(agent.token).client_id
+    get_state(app).storage.revoke_credential(client_id, datetime.now(UTC))
+    start = time.monotonic()
+    tokens.clock = lambda: start + 61
+
+    response = agent.post("heartbeat", {"cluster_uid": agent.cluster_uid})
+
+    assert response.status_code == 401
+    assert "revoked" in response.get_json()["message"]
+
+
+def test_a_token_differing_from_a_remembered_one_is_verified_in_full(
+    app: Flask, agent: Agent
+) -> None:
+    assert agent.post("heartbeat", {"cluster_uid": agent.cluster_uid}).status_code == 200
+    header, payload, signature = agent.token.split(".")
+    for altered in (
+        f"{header}.{payload}.{signature[:-2]}AA",
+        f"{header}.{payload}.{signature}=",
+        f" {agent.token}x",
+    ):
+        forged = Agent(agent.client, altered, agent.cluster_uid, agent.cluster_id)
+        response = forged.post("heartbeat", {"cluster_uid": agent.cluster_uid})
+        assert response.status_code == 401, altered
 
 
 # --------------------------------------------------------------------------- dead connections

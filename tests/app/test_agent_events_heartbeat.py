@@ -169,3 +169,22 @@ def test_drift_is_computed_without_waiting_behind_an_open_ingestion(app: Flask) 
     assert resync == [["Pod"]]
     stored = storage.get_cluster(cluster.org_id, cluster.id)
     assert stored is not None and stored.last_heartbeat_at == at(1)
+
+
+def test_answers_are_compact_json_with_sorted_keys(agent: Agent) -> None:
+    """The bytes Flask's JSON answers have always had (an operator may compare them)."""
+    answers = [
+        agent.snapshot(pods=[pod("p1", "a")]),
+        agent.event("modified", "Pod", pod("p1", "a", phase="Running")),
+        agent.post("heartbeat", {"cluster_uid": agent.cluster_uid}),
+        agent.post("heartbeat", {"cluster_uid": agent.cluster_uid, "counts": {"Pod": 2}}),
+    ]
+    assert [(answer.status_code, answer.mimetype) for answer in answers] == [
+        (200, "application/json")
+    ] * 4
+    assert [answer.data for answer in answers] == [
+        b'{"added":1,"deleted":0,"modified":0,"stale":0,"status":"committed","unchanged":0}\n',
+        b'{"added":0,"deleted":0,"modified":1,"stale":0,"status":"committed","unchanged":0}\n',
+        b'{"resync":[]}\n',
+        b'{"resync":["Pod"]}\n',
+    ]

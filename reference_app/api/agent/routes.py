@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
+import orjson
+from flask import Response
 from flask.views import MethodView
 
 from obsyk_core.gc_pause import gc_paused
@@ -47,6 +49,8 @@ blp = ApiBlueprint(
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+_ANSWER_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 _AGENT_ERRORS = {
     400: "Body is not JSON",
@@ -92,6 +96,20 @@ def _collector_paused(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
 
     return paused
+
+
+def _answer(document: dict[str, Any], status: int = 200) -> Response:
+    """``document`` as the JSON answer: the bytes ``@blp.response`` would send, for less.
+
+    Dumping through the response schema and Flask's ``json`` module took a
+    twentieth of a single event's Python.  These documents hold only their
+    schema's fields, as plain strings, integers, booleans and lists of strings,
+    so the schema's dump changes nothing, and orjson with sorted keys and a
+    final newline writes Flask's compact bytes.  ``@blp.response`` stays on
+    each view: it documents the answer and hands a ``Response`` through.
+    """
+    body = orjson.dumps(document, option=_ANSWER_OPTIONS)
+    return Response(body, status=status, mimetype="application/json")
 
 
 def _now() -> datetime:
@@ -151,7 +169,7 @@ class SnapshotView(MethodView):
                 "chunk": snapshot.chunk or 0,
                 "queued": queued,
             }
-            return staged, 202
+            return _answer(staged, 202)
         result = reconcile_snapshot(
             state.storage,
             agent.cluster_id,
@@ -165,7 +183,7 @@ class SnapshotView(MethodView):
             ),
         )
         announce_changes(state, result)
-        return {"status": "committed", **_counts(result)}
+        return _answer({"status": "committed", **_counts(result)})
 
 
 @blp.route("/events")
@@ -204,7 +222,7 @@ class EventsView(MethodView):
                 unknown_cluster()
             raise
         announce_changes(state, result)
-        return {"status": "committed", **_counts(result)}
+        return _answer({"status": "committed", **_counts(result)})
 
 
 @blp.route("/heartbeat")
@@ -229,7 +247,7 @@ class HeartbeatView(MethodView):
         seen = ClusterSeen(seen_at=now, heartbeat_at=now, agent_version=heartbeat.agent_version)
         if not heartbeat.counts and not heartbeat.digests:
             state.storage.mark_cluster_seen(agent.cluster_id, seen)
-            return {"resync": []}
+            return _answer({"resync": []})
         try:
             resync = kinds_to_resync(
                 state.storage,
@@ -248,4 +266,4 @@ class HeartbeatView(MethodView):
         # cluster deleted elsewhere; asking it for a resync would be retried forever.
         if resync and state.storage.get_cluster(agent.org_id, agent.cluster_id) is None:
             unknown_cluster()
-        return {"resync": resync}
+        return _answer({"resync": resync})

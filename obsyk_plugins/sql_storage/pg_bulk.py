@@ -29,6 +29,7 @@ lock and ``load_states`` together; the writes and ``mark_seen`` together
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -73,14 +74,22 @@ _LOAD_STATES = (
 #: Created once per database session (``IF NOT EXISTS`` then only notices it, and
 #: a rolled-back creation is simply redone) and emptied by every commit:
 #: creating and dropping it per transaction would write the system catalogs each time.
+#: Its rows stay inline (see migration 0002) and, on PostgreSQL 14+, any
+#: compressed value is compressed as ``resources`` compresses it, so the merge
+#: copies values as they are.
 _CREATE_INCOMING = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {_INCOMING}"
-    " (LIKE resources INCLUDING DEFAULTS{compression}) ON COMMIT DELETE ROWS"
+    " (LIKE resources INCLUDING DEFAULTS{compression})"
+    " WITH (toast_tuple_target = {toast_tuple_target}) ON COMMIT DELETE ROWS"
 )
-#: PostgreSQL 14 added per-column compression: the staged records are then
-#: compressed as ``resources`` compresses them (lz4 after migration 0002), and
-#: the merge copies the compressed values as they are instead of pglz's slower work.
 _COLUMN_COMPRESSION_SINCE = 140000
+#: A page's header and one line pointer: the largest ``toast_tuple_target`` is
+#: the block size less this (as in migration 0002).
+_PAGE_OVERHEAD = 32
+#: Per connection: ``_CREATE_INCOMING`` for its server (asked once).
+_create_incoming_sql: weakref.WeakKeyDictionary[psycopg.Connection[Any], str] = (
+    weakref.WeakKeyDictionary()
+)
 _MERGE_INCOMING = (
     f"INSERT INTO resources ({_RESOURCE_COLUMNS}) SELECT {_RESOURCE_COLUMNS} FROM {_INCOMING}"
     " ON CONFLICT (cluster_id, uid) DO UPDATE SET "
@@ -121,9 +130,20 @@ _RESOURCE_VALUES = "(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s
 _VERSION_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
 
 
-def _create_incoming_sql(server_version: int) -> str:
-    compression = " INCLUDING COMPRESSION" if server_version >= _COLUMN_COMPRESSION_SINCE else ""
-    return _CREATE_INCOMING.format(compression=compression)
+def _incoming_table_sql(cursor: psycopg.Cursor[Any]) -> str:
+    """``_CREATE_INCOMING`` for the cursor's server: its page size, its features."""
+    connection = cursor.connection
+    sql = _create_incoming_sql.get(connection)
+    if sql is None:
+        cursor.execute("SELECT current_setting('block_size')::int")
+        row = cursor.fetchone()
+        assert row is not None
+        since_14 = connection.info.server_version >= _COLUMN_COMPRESSION_SINCE
+        sql = _create_incoming_sql[connection] = _CREATE_INCOMING.format(
+            compression=" INCLUDING COMPRESSION" if since_14 else "",
+            toast_tuple_target=row[0] - _PAGE_OVERHEAD,
+        )
+    return sql
 
 
 @lru_cache(maxsize=SMALL_WRITE_ROWS)
@@ -460,7 +480,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         return True
 
     def _merge(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
-        cursor.execute(_create_incoming_sql(self._raw.info.server_version))
+        cursor.execute(_incoming_table_sql(cursor))
         if self._incoming_used:
             cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
         self._incoming_used = True

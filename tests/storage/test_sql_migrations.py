@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -97,15 +99,30 @@ def test_postgresql_has_a_gin_index_on_labels(fresh_postgres_url: str) -> None:
     ]
 
 
+def _catalog(url: str, query: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(query).fetchall()
+
+
 def _column_compression(url: str) -> dict[tuple[str, str], str]:
     """``pg_attribute.attcompression`` of every JSON(B) column: ``l`` lz4, ``''`` the default."""
-    with psycopg.connect(url) as connection:
-        found = connection.execute(
-            "SELECT c.relname, a.attname, a.attcompression::text FROM pg_attribute AS a"
-            " JOIN pg_class AS c ON c.oid = a.attrelid"
-            " WHERE a.atttypid = 'jsonb'::regtype AND c.relkind = 'r' AND NOT a.attisdropped"
-        ).fetchall()
+    found = _catalog(
+        url,
+        "SELECT c.relname, a.attname, a.attcompression::text FROM pg_attribute AS a"
+        " JOIN pg_class AS c ON c.oid = a.attrelid"
+        " WHERE a.atttypid = 'jsonb'::regtype AND c.relkind = 'r' AND NOT a.attisdropped",
+    )
     return {(table, column): compression for table, column, compression in found}
+
+
+def _toast_tuple_targets(url: str) -> dict[str, str | None]:
+    found = _catalog(
+        url,
+        "SELECT relname, (SELECT option_value FROM pg_options_to_table(reloptions)"
+        "  WHERE option_name = 'toast_tuple_target')"
+        " FROM pg_class WHERE relname IN ('resources', 'resource_versions')",
+    )
+    return dict(found)
 
 
 def _upgrade_to(url: str, revision: str) -> None:
@@ -123,7 +140,38 @@ def test_postgresql_compresses_json_documents_with_lz4(fresh_postgres_url: str) 
     assert _column_compression(fresh_postgres_url) == dict.fromkeys(DOCUMENT_COLUMNS, "l")
 
 
-def test_existing_database_keeps_its_data_through_the_lz4_migration(
+def test_postgresql_keeps_a_pod_record_inline(fresh_postgres_url: str) -> None:
+    upgrade(fresh_postgres_url)
+    assert _toast_tuple_targets(fresh_postgres_url) == {
+        "resources": "8160",
+        "resource_versions": "8160",
+    }
+    storage = open_sql_storage(fresh_postgres_url)
+    try:
+        cluster = storage.create_cluster(storage.create_org("acme").id, "prod")
+        # ~3 kB of poorly compressible JSON (like a Pod's ~2 kB of JSONB): past the
+        # 2 kB threshold where a row's record used to be moved out of line.
+        digests = [hashlib.sha256(bytes([i])).hexdigest() for i in range(40)]
+        pod = {"uid": "u1", "name": "web", "images": digests}
+        reconcile_snapshot(
+            storage,
+            cluster.id,
+            {"Pod": [IncomingResource.from_record("Pod", pod)]},
+            received_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        stored = storage.get_resource(cluster.id, "u1")
+        assert stored is not None and stored.record == pod
+    finally:
+        storage.close()
+    toast_bytes = _catalog(
+        fresh_postgres_url,
+        "SELECT sum(pg_relation_size(reltoastrelid)) FROM pg_class"
+        " WHERE relname IN ('resources', 'resource_versions')",
+    )
+    assert toast_bytes == [(0,)]
+
+
+def test_existing_database_keeps_its_data_through_migration_0002(
     fresh_postgres_url: str,
 ) -> None:
     _upgrade_to(fresh_postgres_url, "0001")
@@ -137,6 +185,7 @@ def test_existing_database_keeps_its_data_through_the_lz4_migration(
             storage, cluster.id, {"Pod": [IncomingResource.from_record("Pod", pod)]}, received_at=at
         )
         assert set(_column_compression(fresh_postgres_url).values()) == {""}
+        assert set(_toast_tuple_targets(fresh_postgres_url).values()) == {None}
         storage.migrate()
         assert _head_revision(fresh_postgres_url) == HEAD
         assert _column_compression(fresh_postgres_url) == dict.fromkeys(DOCUMENT_COLUMNS, "l")
@@ -147,7 +196,7 @@ def test_existing_database_keeps_its_data_through_the_lz4_migration(
         storage.close()
 
 
-def test_the_lz4_migration_downgrades_to_the_default_compression(
+def test_migration_0002_downgrades_to_the_default_storage(
     fresh_postgres_url: str,
 ) -> None:
     upgrade(fresh_postgres_url)
@@ -159,6 +208,7 @@ def test_the_lz4_migration_downgrades_to_the_default_compression(
         engine.dispose()
     assert _head_revision(fresh_postgres_url) == "0001"
     assert set(_column_compression(fresh_postgres_url).values()) == {""}
+    assert set(_toast_tuple_targets(fresh_postgres_url).values()) == {None}
 
 
 def test_importing_the_plugin_does_not_load_sqlalchemy() -> None:

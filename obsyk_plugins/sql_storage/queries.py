@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     literal,
     not_,
@@ -31,8 +32,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from obsyk_core.labels import LabelRequirement
-from obsyk_core.storage import ChangeType, ResourceQuery
-from obsyk_plugins.sql_storage.models import JSONDocument, ResourceModel, ResourceVersionModel
+from obsyk_core.storage import (
+    ApiToken,
+    ChangeType,
+    Membership,
+    ResourceQuery,
+    ResourceRow,
+    Role,
+)
+from obsyk_plugins.sql_storage import rows
+from obsyk_plugins.sql_storage.models import (
+    ApiTokenModel,
+    ClusterModel,
+    JSONDocument,
+    MembershipModel,
+    ResourceModel,
+    ResourceVersionModel,
+)
 
 RESULT_COLUMNS = (
     "cluster_id",
@@ -232,6 +248,85 @@ def _live_values(query: ResourceQuery) -> dict[str, Any]:
 def _like_pattern(text: str) -> str:
     """``text`` matched literally by ``LIKE ... ESCAPE '/'`` (what ``autoescape`` does)."""
     return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+# --------------------------------------------------------------------------- token check + listing
+
+#: The token's columns in :func:`token_listing_query`, named clear of the resource columns.
+_TOKEN = "token_"
+#: A valid token with its holder's role (``authenticate_api_token``), and the rows found.
+TokenListing = tuple[tuple[ApiToken, Membership] | None, list[ResourceRow]]
+
+
+def token_listing_query(
+    token_hash: str, query: ResourceQuery
+) -> tuple[Select[Any], dict[str, Any]] | None:
+    """ONE statement answering the token check and a one-cluster live listing on PostgreSQL.
+
+    An API request checked its token in one round trip and read its listing in
+    another; this joins them: the unrevoked token and its holder's current
+    membership (as ``authenticate_api_token``), and, laterally, the listing of
+    :func:`prebuilt_resource_query`, run only when the cluster belongs to the
+    token's org.  No row: the token is refused.  One row of NULL resource
+    columns: no resource matched (or the cluster is not the org's).  Nothing
+    is remembered between requests, so a revoked token or a changed role
+    counts on the next one.  None where it does not apply (``as_of``,
+    several clusters): check and list separately.  Read with
+    :func:`read_token_listing`.
+    """
+    if query.as_of is not None or len(query.cluster_ids) != 1 or query.limit <= 0:
+        return None
+    values = _live_values(query)
+    values["token_hash"] = token_hash
+    return _token_listing_statement(_live_shape(query)), values
+
+
+@lru_cache(maxsize=256)
+def _token_listing_statement(shape: LiveShape) -> Select[Any]:
+    tokens, members = ApiTokenModel.__table__, MembershipModel.__table__
+    clusters = ClusterModel.__table__
+    holder = (
+        select(*(column.label(_TOKEN + column.name) for column in tokens.c), members.c.role)
+        .join_from(
+            tokens,
+            members,
+            and_(members.c.org_id == tokens.c.org_id, members.c.user_id == tokens.c.user_id),
+        )
+        .where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.revoked_at.is_(None))
+        .subquery("holder")
+    )
+    of_holders_org = (
+        exists()
+        .where(clusters.c.id == bindparam("cluster_id"), clusters.c.org_id == holder.c.token_org_id)
+        .correlate(holder)
+    )
+    page = _live_statement(shape).where(of_holders_org).lateral("page")
+    return (
+        select(holder, page)
+        .select_from(holder.outerjoin(page, true()))
+        .order_by(*(page.c[name] for name in SORT_COLUMNS))
+    )
+
+
+def read_token_listing(result: Any) -> TokenListing:
+    """The rows of :func:`token_listing_query`'s statement as (token and membership, rows)."""
+    found: tuple[ApiToken, Membership] | None = None
+    resources: list[ResourceRow] = []
+    for row in result:
+        if found is None:
+            token = ApiToken(
+                id=row.token_id,
+                org_id=row.token_org_id,
+                user_id=row.token_user_id,
+                token_hash=row.token_token_hash,
+                name=row.token_name,
+                created_at=row.token_created_at,
+                revoked_at=row.token_revoked_at,
+            )
+            found = token, Membership(token.org_id, token.user_id, cast(Role, row.role))
+        if row.uid is not None:
+            resources.append(rows.resource(row))
+    return found, resources
 
 
 # --------------------------------------------------------------------------- label selectors

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast, overload
 
 from flask import g, request
 
-from obsyk_core.storage import ROLES, Role
+from obsyk_core.storage import ROLES, ApiToken, Membership, Role
 from reference_app.auth.access_tokens import AgentPrincipal, InvalidAccessToken
 from reference_app.auth.api_tokens import hash_token, looks_like_api_token
 from reference_app.errors import ApiError
@@ -28,11 +28,13 @@ __all__ = [
     "agent_required",
     "current_agent",
     "current_user",
+    "read_as_user",
     "role_at_least",
     "user_required",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,18 +84,21 @@ def authenticate_agent() -> AgentPrincipal:
     return principal
 
 
-def authenticate_user(min_role: Role = "viewer") -> UserPrincipal:
+def api_token_hash() -> str:
+    """The hash of the request's personal API token; 401 when it is missing or not one."""
     token = bearer_token()
     if not looks_like_api_token(token):
         raise _unauthorized("This endpoint needs a personal API token (obsyk_pat_...).")
-    # One storage call (one query on SQL) per request, never cached: a revoked
-    # token or a changed role takes effect on the next request.
-    storage = get_state().storage
-    token_hash = hash_token(token)
-    found = storage.authenticate_api_token(token_hash)
+    return hash_token(token)
+
+
+def user_of_token(
+    found: tuple[ApiToken, Membership] | None, token_hash: str, min_role: Role
+) -> UserPrincipal:
+    """The caller, from ``authenticate_api_token``'s answer; 401 or 403 when refused."""
     if found is None:
         # Refused: one more look (on this rare path only) tells which answer to give.
-        if storage.find_api_token(token_hash) is None:
+        if get_state().storage.find_api_token(token_hash) is None:
             raise _unauthorized("The API token is unknown or was revoked.")
         raise ApiError(403, "You are no longer a member of this organization.", code="forbidden")
     record, membership = found
@@ -104,6 +109,37 @@ def authenticate_user(min_role: Role = "viewer") -> UserPrincipal:
             code="forbidden",
         )
     return UserPrincipal(record.org_id, record.user_id, membership.role, record.id)
+
+
+def authenticate_user(min_role: Role = "viewer") -> UserPrincipal:
+    # One storage call (one query on SQL) per request, never cached: a revoked
+    # token or a changed role takes effect on the next request.
+    token_hash = api_token_hash()
+    found = get_state().storage.authenticate_api_token(token_hash)
+    return user_of_token(found, token_hash, min_role)
+
+
+def read_as_user(read: Callable[[str], tuple[tuple[ApiToken, Membership] | None, T]]) -> T:
+    """Run ``read(token_hash)``, which checks the token along with its read, as the caller.
+
+    For views guarded by ``user_required(with_read=True)``: ``read`` answers
+    ``(authenticate_api_token's answer, its value)``, e.g. in one statement;
+    the value is returned only once the token, membership and role pass.
+    """
+    token_hash, min_role = g.pending_user
+    found, value = read(token_hash)
+    g.user = user_of_token(found, token_hash, min_role)
+    return value
+
+
+def _confirm_pending_user() -> UserPrincipal:
+    user: UserPrincipal | None = g.get("user")
+    if user is None:
+        token_hash, min_role = g.pending_user
+        user = g.user = user_of_token(
+            get_state().storage.authenticate_api_token(token_hash), token_hash, min_role
+        )
+    return user
 
 
 def agent_required(view: F) -> F:
@@ -120,14 +156,21 @@ def agent_required(view: F) -> F:
 @overload
 def user_required(view: F, /) -> F: ...
 @overload
-def user_required(*, min_role: Role = "viewer") -> Callable[[F], F]: ...
+def user_required(*, min_role: Role = "viewer", with_read: bool = False) -> Callable[[F], F]: ...
 
 
-def user_required(view: F | None = None, /, *, min_role: Role = "viewer") -> Any:
+def user_required(
+    view: F | None = None, /, *, min_role: Role = "viewer", with_read: bool = False
+) -> Any:
     """Admit people with a personal API token and at least ``min_role`` in its org.
 
     Usable bare (``@user_required``) or with a role (``@user_required(min_role="admin")``);
-    the view finds its caller with :func:`current_user`.
+    the view finds its caller with :func:`current_user`.  ``with_read=True``
+    leaves the token check to the view, to send it with its first read
+    (:func:`read_as_user`: one round trip instead of two); a missing or
+    malformed token is still refused first, the check still happens before
+    any other refusal (a 422 for bad arguments) and before any answer, and
+    :func:`current_user` makes it if the view asks first.
     """
     if min_role not in ROLES:
         raise ValueError(f"min_role must be one of {ROLES}, not {min_role!r}")
@@ -138,7 +181,18 @@ def user_required(view: F | None = None, /, *, min_role: Role = "viewer") -> Any
             g.user = authenticate_user(min_role)
             return func(*args, **kwargs)
 
-        return cast(F, wrapper)
+        @functools.wraps(func)
+        def reading_wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.pending_user = (api_token_hash(), min_role)
+            try:
+                response = func(*args, **kwargs)
+            except ApiError:
+                _confirm_pending_user()  # a bad token answers 401/403, not the view's refusal
+                raise
+            _confirm_pending_user()  # a view that read nothing answers only a good token too
+            return response
+
+        return cast(F, reading_wrapper if with_read else wrapper)
 
     return decorate(view) if view is not None else decorate
 
@@ -155,5 +209,7 @@ def current_user() -> UserPrincipal:
     """The person of this request (inside a ``@user_required`` view)."""
     user: UserPrincipal | None = g.get("user")
     if user is None:
-        raise RuntimeError("current_user() outside a @user_required view")
+        if g.get("pending_user") is None:
+            raise RuntimeError("current_user() outside a @user_required view")
+        user = _confirm_pending_user()
     return user

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from agent_wire import Agent, User, new_cluster_uid, pod
+from app_support import new_cluster, new_org, new_user_token, request_access_token
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from obsyk_core.storage import ResourceQuery
+from obsyk_plugins.sql_storage.backend import SqlStorage
+from obsyk_plugins.sql_storage.queries import TokenListing, read_token_listing, token_listing_query
+from reference_app.auth.api_tokens import hash_token
+from reference_app.state import get_state
 
 
 def test_orgs_never_see_each_other(
@@ -57,3 +67,78 @@ def test_an_org_without_clusters_sees_an_empty_fleet(
     assert empty.get("/api/v1/resources").get_json() == {"items": [], "next_cursor": None}
     summary = empty.get("/api/v1/summary").get_json()
     assert (summary["total"], summary["by_cluster"], summary["images"]) == (0, [], [])
+
+
+# ----------------------------------------------------------------------- the listing's token check
+
+
+class JoinedSqlStorage(SqlStorage):
+    """SqlStorage answering the token check and a listing in one statement (queries.py)."""
+
+    def query_resources_for_token(self, token_hash: str, query: ResourceQuery) -> TokenListing:
+        joined = token_listing_query(token_hash, query)
+        assert joined is not None, "the listing routes send one-cluster live listings only"
+        with self.engine.connect() as connection:
+            return read_token_listing(connection.execute(*joined))
+
+
+def _listing_answers(app: Flask, client: FlaskClient) -> None:
+    """A cluster listing answers only a good token, and only for the token's own org."""
+    mine, theirs = new_org(app), new_org(app)
+    keys, other = new_cluster(app, mine), new_cluster(app, theirs)
+    for cluster_keys in (keys, other):
+        agent = Agent(client, request_access_token(client, cluster_keys), new_cluster_uid())
+        assert agent.snapshot(pods=[pod("u-p", "p", labels={"app": "web"})]).status_code == 200
+    me = User(client, new_user_token(app, mine, "viewer"))
+    path = f"/api/v1/clusters/{keys.cluster.id}/resources"
+    assert [i["name"] for i in me.get(path, kind="Pod").get_json()["items"]] == ["p"]
+    assert me.get(path, kind="Deployment").get_json() == {"items": [], "next_cursor": None}
+    assert me.get("/api/v1/resources", cluster_id=keys.cluster.id).status_code == 200
+    for foreign in (f"/api/v1/clusters/{other.cluster.id}/agents", "/api/v1/resources"):
+        response = me.get(foreign, cluster_id=other.cluster.id, kind="Pod")
+        assert response.status_code == 404 and "u-p" not in response.get_data(as_text=True)
+    # A bad token is refused before bad arguments are; a good one hears about its arguments.
+    stranger = User(client, "obsyk_pat_nobody")
+    assert stranger.get(path, limit=0).status_code == 401
+    assert me.get(path, limit=0).status_code == 422
+    # Revocation counts on the very next request.
+    storage = get_state(app).storage
+    token = storage.find_api_token(hash_token(me.token))
+    assert token is not None
+    storage.revoke_api_token(token.id, datetime.now(UTC))
+    assert me.get(path, kind="Pod").status_code == 401
+
+
+def test_listing_checks_the_token_on_every_request(app: Flask, client: FlaskClient) -> None:
+    _listing_answers(app, client)
+
+
+def test_listing_checks_the_token_in_its_own_statement(
+    postgres_app: Flask, postgres_url: str
+) -> None:
+    """With a storage offering it, a listing is one statement: token check and rows together."""
+    state = get_state(postgres_app)
+    state.storage.close()
+    state.storage = JoinedSqlStorage(postgres_url)
+    client = postgres_app.test_client()
+    _listing_answers(postgres_app, client)
+
+    org = new_org(postgres_app)
+    keys = new_cluster(postgres_app, org)
+    agent = Agent(client, request_access_token(client, keys), new_cluster_uid())
+    assert agent.snapshot(pods=[pod("u-q", "q")]).status_code == 200
+    me = User(client, new_user_token(postgres_app, org, "viewer"))
+    statements: list[str] = []
+
+    def count(connection: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    engine = state.storage.engine  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = me.get(f"/api/v1/clusters/{keys.cluster.id}/agents", kind="Pod")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [item["name"] for item in response.get_json()["items"]] == ["q"]
+    assert len(statements) == 1
+    assert "api_tokens" in statements[0] and "FROM resources" in statements[0]

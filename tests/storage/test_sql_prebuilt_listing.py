@@ -10,7 +10,13 @@ from obsyk_core.labels import parse_label_selector
 from obsyk_core.storage import ResourceQuery
 from obsyk_core.testing.builders import at, pod, snapshot
 from obsyk_plugins.sql_storage.backend import SqlStorage
-from obsyk_plugins.sql_storage.queries import prebuilt_resource_query, resource_query
+from obsyk_plugins.sql_storage.queries import (
+    TokenListing,
+    prebuilt_resource_query,
+    read_token_listing,
+    resource_query,
+    token_listing_query,
+)
 
 
 @pytest.fixture
@@ -67,3 +73,63 @@ def test_every_filter_shape_answers_like_a_fresh_select(storage: SqlStorage) -> 
 
 def test_as_of_queries_are_not_prebuilt() -> None:
     assert prebuilt_resource_query(ResourceQuery(("c",), as_of=at(0))) is None
+
+
+# --------------------------------------------------------------------------- token check + listing
+
+
+def _token_listing(storage: SqlStorage, token_hash: str, query: ResourceQuery) -> TokenListing:
+    joined = token_listing_query(token_hash, query)
+    assert joined is not None
+    with storage.engine.connect() as connection:
+        return read_token_listing(connection.execute(*joined))
+
+
+def test_token_check_joined_to_a_listing_answers_both_reads(storage: SqlStorage) -> None:
+    """One statement answers what authenticate_api_token and query_resources answer apart."""
+    org = storage.create_org("acme")
+    cluster = storage.create_cluster(org.id, "x").id
+    names = ["web-1", "web-2", "api-1", "db-0"]
+    pods = [pod(f"u-{n}", n, labels={"app": n.split("-")[0]}) for n in names]
+    snapshot(storage, cluster, at(0), {"Pod": pods})
+    user = storage.ensure_user("ann@example.com")
+    storage.set_membership(org.id, user.id, "viewer")
+    storage.create_api_token(org.id, user.id, "hash-ann", "laptop")
+    queries = [
+        ResourceQuery((cluster,), kind="Pod", namespace="default", limit=101),
+        ResourceQuery((cluster,), labels=parse_label_selector("app in (web,db)"), limit=2),
+        ResourceQuery((cluster,), after=("Pod", "default", "api-1", cluster, "u-api-1")),
+        ResourceQuery((cluster,), name_prefix="nothing-"),
+    ]
+    for query in queries:
+        found, rows = _token_listing(storage, "hash-ann", query)
+        assert found == storage.authenticate_api_token("hash-ann")
+        assert rows == storage.query_resources(query)
+    assert [len(_token_listing(storage, "hash-ann", q)[1]) for q in queries] == [4, 2, 3, 0]
+
+
+def test_token_listing_refuses_as_the_token_check_does(storage: SqlStorage) -> None:
+    """Unknown or revoked: nothing; a role change counts at once; no rows of other orgs."""
+    org, other = storage.create_org("acme"), storage.create_org("globex")
+    cluster = storage.create_cluster(org.id, "x").id
+    foreign = storage.create_cluster(other.id, "y").id
+    for owner in (cluster, foreign):
+        snapshot(storage, owner, at(0), {"Pod": [pod(f"{owner}-p", "p")]})
+    user = storage.ensure_user("bob@example.com")
+    storage.set_membership(org.id, user.id, "viewer")
+    token = storage.create_api_token(org.id, user.id, "hash-bob", "ci")
+    mine, theirs = ResourceQuery((cluster,)), ResourceQuery((foreign,))
+
+    assert _token_listing(storage, "hash-nobody", mine) == (None, [])
+    found, rows = _token_listing(storage, "hash-bob", theirs)
+    assert found is not None and rows == []
+    storage.set_membership(org.id, user.id, "admin")
+    found, rows = _token_listing(storage, "hash-bob", mine)
+    assert found is not None and found[1].role == "admin" and [r.name for r in rows] == ["p"]
+    storage.revoke_api_token(token.id, at(1))
+    assert _token_listing(storage, "hash-bob", mine) == (None, [])
+
+
+def test_token_listing_leaves_as_of_and_several_clusters_to_separate_reads() -> None:
+    assert token_listing_query("h", ResourceQuery(("c",), as_of=at(0))) is None
+    assert token_listing_query("h", ResourceQuery(("c", "d"))) is None

@@ -11,7 +11,7 @@ deleted cluster still answers 404, never an empty 200.
 from __future__ import annotations
 
 from obsyk_core.storage import Storage
-from reference_app.api.scoping import cluster_of_current_org
+from reference_app.api.scoping import abort_no_cluster, cluster_of_current_org
 from reference_app.auth.guards import current_user
 from reference_app.remembered import RememberedPairs
 from reference_app.state import get_state
@@ -31,12 +31,20 @@ def _remembered() -> RememberedPairs:
 
 def cluster_id_of_current_org(storage: Storage, cluster_id: str) -> str:
     """``cluster_id`` if it is (or was: :func:`confirm_cluster`) of the caller's org; else 404."""
-    org_id = current_user().org_id
-    memory = _remembered()
-    if not memory.knows(org_id, cluster_id):
-        cluster_of_current_org(storage, cluster_id)
-        memory.remember(org_id, cluster_id)
+    if not is_org_cluster(storage, current_user().org_id, cluster_id):
+        abort_no_cluster(cluster_id)
     return cluster_id
+
+
+def is_org_cluster(storage: Storage, org_id: str, cluster_id: str) -> bool:
+    """Whether the cluster is (or was: :func:`confirm_cluster`) of the org."""
+    memory = _remembered()
+    if memory.knows(org_id, cluster_id):
+        return True
+    if storage.get_cluster(org_id, cluster_id) is None:
+        return False
+    memory.remember(org_id, cluster_id)
+    return True
 
 
 def confirm_cluster(storage: Storage, cluster_id: str) -> None:

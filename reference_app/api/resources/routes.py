@@ -7,10 +7,10 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from obsyk_core.storage import Storage
+from obsyk_core.storage import ResourceQuery, ResourceRow, Storage
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
-from reference_app.api.resources.listing import history_items, resource_page
+from reference_app.api.resources.listing import history_items, resource_page, resources_for_token
 from reference_app.api.resources.org_clusters import cluster_id_of_current_org, confirm_cluster
 from reference_app.api.resources.page_json import page_response
 from reference_app.api.resources.schemas import (
@@ -21,7 +21,7 @@ from reference_app.api.resources.schemas import (
     ResourceSchema,
 )
 from reference_app.api.scoping import org_cluster_ids
-from reference_app.auth.guards import current_user, user_required
+from reference_app.auth.guards import current_user, read_as_user, user_required
 from reference_app.errors import abort_json
 from reference_app.state import get_state
 
@@ -45,8 +45,16 @@ def _documented(func: Any) -> Any:
 
 
 def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> Response:
-    """One page of one cluster of the caller's org; 404 if it was deleted meanwhile."""
-    page = resource_page(storage, [cluster_id], args)
+    """One page of one cluster, read with the caller's token check; 404 unless of their org.
+
+    Rows come only from a cluster of the token's org, so an empty page is the
+    one moment to tell "none match" from "no such cluster" (or deleted meanwhile).
+    """
+
+    def read(query: ResourceQuery) -> list[ResourceRow]:
+        return read_as_user(lambda token_hash: resources_for_token(storage, token_hash, query))
+
+    page = resource_page(read, [cluster_id], args)
     if not page["items"]:
         confirm_cluster(storage, cluster_id)
     return page_response(page["items"], page["next_cursor"])
@@ -55,20 +63,20 @@ def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> Re
 @blp.route("/clusters/<cluster_id>/resources")
 @blp.route("/clusters/<cluster_id>/agents", endpoint="ClusterAgents")
 class ClusterResources(MethodView):
-    decorators = [user_required(min_role="viewer")]
+    # The token is checked in the listing's own statement (see _cluster_page).
+    decorators = [user_required(min_role="viewer", with_read=True)]
 
     @blp.arguments(_CLUSTER_FILTER_ARGS, location="query")
     @blp.response(200, ResourcePageSchema)
     @_documented
     def get(self, args: dict[str, Any], cluster_id: str) -> Response:
         """List a cluster's resources (`/agents` is an alias)."""
-        storage = get_state().storage
-        return _cluster_page(storage, cluster_id_of_current_org(storage, cluster_id), args)
+        return _cluster_page(get_state().storage, cluster_id, args)
 
 
 @blp.route("/resources")
 class FleetResources(MethodView):
-    decorators = [user_required(min_role="viewer")]
+    decorators = [user_required(min_role="viewer", with_read=True)]
 
     @blp.arguments(_FLEET_FILTER_ARGS, location="query")
     @blp.response(200, ResourcePageSchema)
@@ -77,10 +85,9 @@ class FleetResources(MethodView):
         """Search resources across every cluster of your organization."""
         storage = get_state().storage
         if args.get("cluster_id"):
-            return _cluster_page(
-                storage, cluster_id_of_current_org(storage, args["cluster_id"]), args
-            )
-        page = resource_page(storage, org_cluster_ids(storage, current_user().org_id), args)
+            return _cluster_page(storage, args["cluster_id"], args)
+        clusters = org_cluster_ids(storage, current_user().org_id)
+        page = resource_page(storage.query_resources, clusters, args)
         return page_response(page["items"], page["next_cursor"])
 
 

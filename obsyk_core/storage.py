@@ -388,7 +388,12 @@ class Storage(abc.ABC):
         """
 
     @abc.abstractmethod
-    def mark_cluster_seen(self, cluster_id: str, seen: ClusterSeen) -> None: ...
+    def mark_cluster_seen(self, cluster_id: str, seen: ClusterSeen) -> None:
+        """Record what an agent request tells about the cluster (times only move forward).
+
+        Should not wait for an open :meth:`ingest` of the cluster where the
+        database allows it: a heartbeat must not queue behind a long snapshot.
+        """
 
     @abc.abstractmethod
     def add_credential(self, credential: Credential) -> Credential: ...

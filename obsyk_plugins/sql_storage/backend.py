@@ -434,7 +434,7 @@ class SqlStorage(Storage):
             if self.dialect == "postgresql":
                 from obsyk_plugins.sql_storage.pg_bulk import PostgresIngestTransaction
 
-                # It locks the cluster row itself, in one round trip with its first read.
+                # It takes the cluster's ingestion lock itself, with its first read.
                 with PostgresIngestTransaction(connection, cluster_id) as tx:
                     yield tx
                 return

@@ -22,8 +22,8 @@ temporary table (catalog writes on every event), the ``COPY`` protocol and one
 round trip per statement cost far more than the data.  Small change sets
 (fewer than :data:`SMALL_WRITE_ROWS` rows) are therefore written with plain
 multi-row ``INSERT ... ON CONFLICT`` / ``INSERT`` statements in psycopg's
-pipeline mode, and the whole transaction is three round trips: the cluster
-lock and ``load_states`` together; the writes and ``mark_seen`` together
+pipeline mode, and the whole transaction is three round trips: the cluster's
+ingestion lock and ``load_states`` together; the writes and ``mark_seen`` together
 (their errors and checks surface when the block ends); then ``COMMIT``.
 """
 
@@ -65,7 +65,20 @@ _INCOMING = "obsyk_incoming_resources"
 #: versions) skip the temporary table and ``COPY``.
 SMALL_WRITE_ROWS = 64
 
-_LOCK_CLUSTER = "SELECT id FROM clusters WHERE id = %s FOR UPDATE"
+#: Ingestion is serialised per cluster by a transaction-level advisory lock,
+#: keyed in a namespace of our own by the cluster id's hash (two clusters
+#: sharing a hash merely take turns).  It is not the cluster row's lock: that
+#: would queue every write of the row — an agent's heartbeat noting when the
+#: cluster was seen — behind an ingestion that may run for a 100,000-resource
+#: snapshot.
+#: (The two-key form: its keys never meet the one-key locks, e.g. migrations'.)
+_INGESTION_LOCKS = 0x0B5C1
+_SERIALISE_INGESTION = f"SELECT pg_advisory_xact_lock({_INGESTION_LOCKS}, hashtext(%s))"
+#: Then the cluster row, ``FOR KEY SHARE``: the cluster exists, and cannot be
+#: deleted (a ``DELETE`` needs the row exclusively) until this transaction
+#: ends; updates of its other columns (``mark_cluster_seen``) still go ahead.
+#: A deletion committed meanwhile makes the row vanish: ``LookupError``.
+_LOCK_CLUSTER = "SELECT id FROM clusters WHERE id = %s FOR KEY SHARE"
 
 _LOAD_STATES = (
     "SELECT uid, kind, namespace, name, content_hash, resource_version, observed_at, deleted_at"
@@ -281,7 +294,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
     """The portable transaction with its hot paths done on the raw psycopg connection.
 
     Used as a context manager inside the SQLAlchemy transaction: it takes the
-    cluster's row lock itself, in the same round trip as its first statement
+    cluster's ingestion lock itself, in the same round trip as its first statement
     (``LookupError`` if the cluster does not exist), and on a clean exit sends
     whatever is still queued in the pipeline and checks its results, so the
     caller commits only what was verified.
@@ -338,10 +351,11 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         return cursor
 
     def _queue_lock(self) -> None:
-        """Serialise ingestion per cluster: the cluster row's lock, first in the pipeline."""
+        """Serialise ingestion per cluster and pin the cluster row: first in the pipeline."""
         if self._locked:
             return
         self._locked = True
+        self._queued_cursor().execute(_SERIALISE_INGESTION, [self.cluster_id])
         cursor = self._queued_cursor()
         cursor.execute(_LOCK_CLUSTER, [self.cluster_id])
 

@@ -1,0 +1,145 @@
+"""What waits for an open ingestion on PostgreSQL, and what does not.
+
+Ingestion of one cluster is serialised, and the cluster cannot vanish under
+it; but an agent's heartbeat (``mark_cluster_seen``, an ``UPDATE`` of the
+cluster row) must not queue behind an ingestion, which may run for a whole
+100,000-resource snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+
+from obsyk_core.storage import ChangeSet, ClusterSeen, Storage
+from obsyk_core.testing.builders import at, pod
+
+#: Long enough for any of these calls when nothing blocks them.
+_RETURNS_WITHIN = 5.0
+#: How long a call that must wait is watched still waiting.
+_STILL_WAITING_FOR = 0.5
+
+
+@pytest.fixture
+def storage(postgres_storage_factory: Callable[[], Storage]) -> Iterator[Storage]:
+    opened = postgres_storage_factory()
+    yield opened
+    opened.close()
+
+
+class _Call:
+    """``function`` run in a thread of its own; what it returned or raised."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._function = function
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.result = self._function()
+        except BaseException as error:  # surfaced by the test, not swallowed
+            self.error = error
+        finally:
+            self.done.set()
+
+    def join(self) -> Any:
+        assert self.done.wait(_RETURNS_WITHIN), "the call never returned"
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+@contextmanager
+def _open_ingestion(storage: Storage, cluster_id: str) -> Iterator[None]:
+    """An ingestion that has locked the cluster, read its states and written a pod, still open."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with storage.ingest(cluster_id) as tx:
+            tx.load_states(uids=["held"])
+            tx.write(ChangeSet(upserts=[pod("held").as_row(cluster_id, at(1))]))
+            holding.set()
+            release.wait(_RETURNS_WITHIN * 2)
+
+    holder = _Call(hold)
+    try:
+        assert holding.wait(_RETURNS_WITHIN), "the ingestion never got going"
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def _cluster(storage: Storage) -> str:
+    return storage.create_cluster(storage.create_org("acme").id, "prod").id
+
+
+def test_a_heartbeat_does_not_wait_for_an_open_ingestion(storage: Storage) -> None:
+    cluster_id = _cluster(storage)
+    with _open_ingestion(storage, cluster_id):
+        seen = _Call(
+            lambda: storage.mark_cluster_seen(
+                cluster_id, ClusterSeen(seen_at=at(5), heartbeat_at=at(5), agent_version="1.2")
+            )
+        )
+        returned = seen.done.wait(_RETURNS_WITHIN)
+        assert storage.get_resource(cluster_id, "held") is None, "the ingestion is still open"
+    assert returned, "mark_cluster_seen waited for the ingestion to commit"
+    seen.join()
+    cluster = storage.list_clusters(storage.list_orgs()[0].id)[0]
+    assert (cluster.last_heartbeat_at, cluster.agent_version) == (at(5), "1.2")
+    assert storage.get_resource(cluster_id, "held") is not None, "and the ingestion committed"
+
+
+def test_a_second_ingestion_of_the_cluster_waits_for_the_first(storage: Storage) -> None:
+    cluster_id = _cluster(storage)
+    with _open_ingestion(storage, cluster_id):
+
+        def second() -> set[str]:
+            with storage.ingest(cluster_id) as tx:
+                return set(tx.load_states(uids=["held"]))
+
+        waiting = _Call(second)
+        assert not waiting.done.wait(_STILL_WAITING_FOR), "it did not wait for the first"
+    assert waiting.join() == {"held"}, "it sees what the first committed"
+
+
+def test_deleting_the_cluster_waits_for_an_open_ingestion(storage: Storage) -> None:
+    cluster_id = _cluster(storage)
+    org_id = storage.list_orgs()[0].id
+    with _open_ingestion(storage, cluster_id):
+        deletion = _Call(lambda: storage.delete_cluster(org_id, cluster_id))
+        assert not deletion.done.wait(_STILL_WAITING_FOR), "the cluster went under an ingestion"
+    assert deletion.join() is True
+    assert storage.get_resource(cluster_id, "held") is None, "what it wrote went with it"
+
+
+def test_an_ingestion_waiting_on_a_deletion_ends_with_lookup_error(
+    storage: Storage, migrated_postgres_url: str
+) -> None:
+    cluster_id = _cluster(storage)
+
+    def ingest() -> None:
+        with storage.ingest(cluster_id) as tx:
+            tx.load_states(uids=["late"])
+            tx.write(ChangeSet(upserts=[pod("late").as_row(cluster_id, at(1))]))
+
+    with psycopg.connect(migrated_postgres_url) as deleting:
+        deleting.execute("DELETE FROM clusters WHERE id = %s", [cluster_id])
+        waiting = _Call(ingest)
+        assert not waiting.done.wait(_STILL_WAITING_FOR), "it did not wait for the deletion"
+        deleting.commit()
+    with pytest.raises(LookupError, match=cluster_id):
+        waiting.join()
+    assert storage.get_resource(cluster_id, "late") is None
+    assert storage.resource_history(cluster_id, "late") == []

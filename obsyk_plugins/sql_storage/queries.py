@@ -6,11 +6,15 @@ with the columns of ``resources`` (``src``), so one set of filters serves both.
 
 from __future__ import annotations
 
+from datetime import UTC
 from functools import lru_cache
 from typing import Any, cast
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Dialect,
     FromClause,
     Integer,
     Select,
@@ -254,6 +258,9 @@ def _like_pattern(text: str) -> str:
 
 #: The token's columns in :func:`token_listing_query`, named clear of the resource columns.
 _TOKEN = "token_"
+#: ``ApiToken``'s fields, in the order the statement selects them (then ``role``, then
+#: RESULT_COLUMNS): :func:`_token_listing_answer` reads the cells by position.
+_TOKEN_FIELDS = ("id", "org_id", "user_id", "token_hash", "name", "created_at", "revoked_at")
 #: A valid token with its holder's role (``authenticate_api_token``), and the rows found.
 TokenListing = tuple[tuple[ApiToken, Membership] | None, list[ResourceRow]]
 
@@ -274,11 +281,22 @@ def token_listing_query(
     several clusters): check and list separately.  Read with
     :func:`read_token_listing`.
     """
+    shape = _token_listing_shape(query)
+    if shape is None:
+        return None
+    return _token_listing_statement(shape), _token_listing_values(token_hash, query)
+
+
+def _token_listing_shape(query: ResourceQuery) -> LiveShape | None:
     if query.as_of is not None or len(query.cluster_ids) != 1 or query.limit <= 0:
         return None
+    return _live_shape(query)
+
+
+def _token_listing_values(token_hash: str, query: ResourceQuery) -> dict[str, Any]:
     values = _live_values(query)
     values["token_hash"] = token_hash
-    return _token_listing_statement(_live_shape(query)), values
+    return values
 
 
 @lru_cache(maxsize=256)
@@ -286,7 +304,7 @@ def _token_listing_statement(shape: LiveShape) -> Select[Any]:
     tokens, members = ApiTokenModel.__table__, MembershipModel.__table__
     clusters = ClusterModel.__table__
     holder = (
-        select(*(column.label(_TOKEN + column.name) for column in tokens.c), members.c.role)
+        select(*(tokens.c[name].label(_TOKEN + name) for name in _TOKEN_FIELDS), members.c.role)
         .join_from(
             tokens,
             members,
@@ -302,7 +320,11 @@ def _token_listing_statement(shape: LiveShape) -> Select[Any]:
     )
     page = _live_statement(shape).where(of_holders_org).lateral("page")
     return (
-        select(holder, page)
+        select(
+            *(holder.c[_TOKEN + name] for name in _TOKEN_FIELDS),
+            holder.c.role,
+            *(page.c[name] for name in RESULT_COLUMNS),
+        )
         .select_from(holder.outerjoin(page, true()))
         .order_by(*(page.c[name] for name in SORT_COLUMNS))
     )
@@ -327,6 +349,90 @@ def read_token_listing(result: Any) -> TokenListing:
         if row.uid is not None:
             resources.append(rows.resource(row))
     return found, resources
+
+
+def token_listing(
+    connection: Connection, token_hash: str, query: ResourceQuery
+) -> TokenListing | None:
+    """:func:`token_listing_query` sent through the connection's own psycopg cursor.
+
+    The same SQL text and answer as executing the statement with SQLAlchemy
+    and reading it with :func:`read_token_listing`, for about half the Python:
+    SQLAlchemy's execute and result machinery cost ~0.1 ms, a fifth of a
+    listing request.  None (nothing sent) where the query does not apply.
+    """
+    shape = _token_listing_shape(query)
+    if shape is None:
+        return None
+    values = _token_listing_values(token_hash, query)
+    sql, json_params = _compiled_token_listing(shape, connection.dialect)
+    for name in json_params:
+        values[name] = Jsonb(values[name])  # what SQLAlchemy's JSONB type binds
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor:
+        cursor.execute(sql, values)
+        return _token_listing_answer(cursor.fetchall())
+
+
+@lru_cache(maxsize=256)
+def _compiled_token_listing(shape: LiveShape, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """The statement's SQL as SQLAlchemy sends it, and its JSONB parameters."""
+    compiled = _token_listing_statement(shape).compile(dialect=dialect)
+    json_params = tuple(
+        name for name, bind in compiled.binds.items() if isinstance(bind.type, JSONB)
+    )
+    return compiled.string, json_params
+
+
+_ROLE_AT = len(_TOKEN_FIELDS)
+_RESOURCE_AT = _ROLE_AT + 1
+
+
+def _token_listing_answer(cells: list[tuple[Any, ...]]) -> TokenListing:
+    """Raw rows as :func:`read_token_listing` reads them through SQLAlchemy's types."""
+    if not cells:
+        return None, []
+    token_id, org_id, user_id, token_hash, name, created_at, revoked_at = cells[0][:_ROLE_AT]
+    token = ApiToken(
+        id=token_id,
+        org_id=org_id,
+        user_id=user_id,
+        token_hash=token_hash,
+        name=name,
+        created_at=_utc(created_at),
+        revoked_at=_utc(revoked_at),
+    )
+    found = token, Membership(org_id, user_id, cast(Role, cells[0][_ROLE_AT]))
+    if cells[0][_RESOURCE_AT + 1] is None:  # no uid: the page is empty
+        return found, []
+    return found, [_resource(row[_RESOURCE_AT:]) for row in cells]
+
+
+def _resource(cells: tuple[Any, ...]) -> ResourceRow:
+    """``rows.resource`` for the raw cells of RESULT_COLUMNS (types as ``ResourceModel``'s)."""
+    (cluster_id, uid, kind, namespace, name, labels, annotations, record, content_hash,
+     first_seen_at, updated_at, deleted_at, resource_version, observed_at) = cells  # fmt: skip
+    return ResourceRow(
+        cluster_id=cluster_id,
+        uid=uid,
+        kind=kind,
+        namespace=rows.namespace_out(namespace),
+        name=name,
+        labels=labels or {},
+        annotations=annotations or {},
+        record=record or {},
+        content_hash=content_hash,
+        first_seen_at=_utc(first_seen_at),
+        updated_at=_utc(updated_at),
+        deleted_at=_utc(deleted_at),
+        resource_version=resource_version,
+        observed_at=_utc(observed_at),
+    )
+
+
+def _utc(value: Any) -> Any:
+    """What ``UTCDateTime`` makes of a ``timestamptz`` psycopg read in the session's zone."""
+    return None if value is None else value.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------- label selectors

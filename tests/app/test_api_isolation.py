@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import psycopg
 from agent_wire import Agent, User, new_cluster_uid, pod
 from app_support import new_cluster, new_org, new_user_token, request_access_token
 from flask import Flask
@@ -12,7 +14,7 @@ from sqlalchemy import event
 
 from obsyk_core.storage import ResourceQuery
 from obsyk_plugins.sql_storage.backend import SqlStorage
-from obsyk_plugins.sql_storage.queries import TokenListing, read_token_listing, token_listing_query
+from obsyk_plugins.sql_storage.queries import TokenListing, token_listing
 from reference_app.auth.api_tokens import hash_token
 from reference_app.state import get_state
 
@@ -76,10 +78,20 @@ class JoinedSqlStorage(SqlStorage):
     """SqlStorage answering the token check and a listing in one statement (queries.py)."""
 
     def query_resources_for_token(self, token_hash: str, query: ResourceQuery) -> TokenListing:
-        joined = token_listing_query(token_hash, query)
-        assert joined is not None, "the listing routes send one-cluster live listings only"
-        with self.engine.connect() as connection:
-            return read_token_listing(connection.execute(*joined))
+        with self._reading_one_statement() as connection:
+            answer = token_listing(connection, token_hash, query)
+        assert answer is not None, "the listing routes send one-cluster live listings only"
+        return answer
+
+
+class CountingCursor(psycopg.Cursor[Any]):
+    """psycopg's cursor, noting each statement sent (SQLAlchemy's and raw ones alike)."""
+
+    sent: list[str] = []
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        CountingCursor.sent.append(str(query))
+        return super().execute(query, params, **kwargs)
 
 
 def _listing_answers(app: Flask, client: FlaskClient) -> None:
@@ -128,17 +140,17 @@ def test_listing_checks_the_token_in_its_own_statement(
     agent = Agent(client, request_access_token(client, keys), new_cluster_uid())
     assert agent.snapshot(pods=[pod("u-q", "q")]).status_code == 200
     me = User(client, new_user_token(postgres_app, org, "viewer"))
-    statements: list[str] = []
 
-    def count(connection: object, cursor: object, statement: str, *rest: object) -> None:
-        statements.append(statement)
+    def count_statements(dbapi_connection: Any, *rest: Any) -> None:
+        dbapi_connection.cursor_factory = CountingCursor
 
     engine = state.storage.engine  # type: ignore[attr-defined]
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "checkout", count_statements)
+    CountingCursor.sent = []
     try:
         response = me.get(f"/api/v1/clusters/{keys.cluster.id}/agents", kind="Pod")
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "checkout", count_statements)
     assert [item["name"] for item in response.get_json()["items"]] == ["q"]
-    assert len(statements) == 1
-    assert "api_tokens" in statements[0] and "FROM resources" in statements[0]
+    assert len(CountingCursor.sent) == 1
+    assert "api_tokens" in CountingCursor.sent[0] and "FROM resources" in CountingCursor.sent[0]

@@ -15,6 +15,7 @@ from obsyk_plugins.sql_storage.queries import (
     prebuilt_resource_query,
     read_token_listing,
     resource_query,
+    token_listing,
     token_listing_query,
 )
 
@@ -79,10 +80,16 @@ def test_as_of_queries_are_not_prebuilt() -> None:
 
 
 def _token_listing(storage: SqlStorage, token_hash: str, query: ResourceQuery) -> TokenListing:
+    """The answer read through psycopg's cursor, checked against SQLAlchemy's reading."""
     joined = token_listing_query(token_hash, query)
     assert joined is not None
     with storage.engine.connect() as connection:
-        return read_token_listing(connection.execute(*joined))
+        # Away from UTC: both readings must still answer UTC times (as UTCDateTime does).
+        connection.exec_driver_sql("SET TIME ZONE 'Asia/Kolkata'")
+        through_sqlalchemy = read_token_listing(connection.execute(*joined))
+        raw = token_listing(connection, token_hash, query)
+    assert repr(raw) == repr(through_sqlalchemy)  # repr: time zones compared too
+    return raw
 
 
 def test_token_check_joined_to_a_listing_answers_both_reads(storage: SqlStorage) -> None:
@@ -92,6 +99,7 @@ def test_token_check_joined_to_a_listing_answers_both_reads(storage: SqlStorage)
     names = ["web-1", "web-2", "api-1", "db-0"]
     pods = [pod(f"u-{n}", n, labels={"app": n.split("-")[0]}) for n in names]
     snapshot(storage, cluster, at(0), {"Pod": pods})
+    snapshot(storage, cluster, at(1), {"Pod": pods[:3]})  # db-0 is deleted
     user = storage.ensure_user("ann@example.com")
     storage.set_membership(org.id, user.id, "viewer")
     storage.create_api_token(org.id, user.id, "hash-ann", "laptop")
@@ -100,12 +108,13 @@ def test_token_check_joined_to_a_listing_answers_both_reads(storage: SqlStorage)
         ResourceQuery((cluster,), labels=parse_label_selector("app in (web,db)"), limit=2),
         ResourceQuery((cluster,), after=("Pod", "default", "api-1", cluster, "u-api-1")),
         ResourceQuery((cluster,), name_prefix="nothing-"),
+        ResourceQuery((cluster,), include_deleted=True, name_prefix="db-"),
     ]
     for query in queries:
         found, rows = _token_listing(storage, "hash-ann", query)
         assert found == storage.authenticate_api_token("hash-ann")
         assert rows == storage.query_resources(query)
-    assert [len(_token_listing(storage, "hash-ann", q)[1]) for q in queries] == [4, 2, 3, 0]
+    assert [len(_token_listing(storage, "hash-ann", q)[1]) for q in queries] == [3, 2, 2, 0, 1]
 
 
 def test_token_listing_refuses_as_the_token_check_does(storage: SqlStorage) -> None:
@@ -133,3 +142,4 @@ def test_token_listing_refuses_as_the_token_check_does(storage: SqlStorage) -> N
 def test_token_listing_leaves_as_of_and_several_clusters_to_separate_reads() -> None:
     assert token_listing_query("h", ResourceQuery(("c",), as_of=at(0))) is None
     assert token_listing_query("h", ResourceQuery(("c", "d"))) is None
+    assert token_listing(None, "h", ResourceQuery(("c", "d"))) is None  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import threading
+from typing import Any
 
 import pytest
 from agent_wire import Agent, event, new_cluster_uid, pod, stored_inventory
@@ -15,6 +18,7 @@ from obsyk_core.testing import at
 from obsyk_core.testing import pod as core_pod
 from obsyk_core.testing.builders import snapshot
 from obsyk_plugins.memory_storage import MemoryStorage
+from reference_app.api.agent import routes
 from reference_app.api.agent.drift import kinds_to_resync
 from reference_app.state import get_state
 
@@ -188,3 +192,31 @@ def test_answers_are_compact_json_with_sorted_keys(agent: Agent) -> None:
         b'{"resync":[]}\n',
         b'{"resync":["Pod"]}\n',
     ]
+
+
+def test_the_collector_is_paused_for_large_bodies_only(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large batches run without cyclic collections; single events leave the collector alone."""
+    collector_on: list[bool] = []
+    apply = routes.apply_events
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        collector_on.append(gc.isenabled())
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "apply_events", watched)
+    gc.enable()
+    large = {
+        "cluster_uid": agent.cluster_uid,
+        "events": [
+            event(None, "added", "Pod", pod(f"p{i}", f"pod-{i}", labels={"pad": "x" * 500}))
+            for i in range(150)
+        ],
+    }
+    assert len(json.dumps(large)) > routes.PAUSE_COLLECTOR_FROM_BYTES
+
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    assert agent.post("events", large).status_code == 200
+    assert collector_on == [True, False]
+    assert gc.isenabled()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import orjson
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 
 from obsyk_core.gc_pause import gc_paused
@@ -51,6 +51,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _ANSWER_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+#: Bodies declared smaller than this run with the collector as usual (see
+#: :func:`_collector_paused`): a few events decode into a few hundred objects.
+PAUSE_COLLECTOR_FROM_BYTES = 64 * 1024
 
 _AGENT_ERRORS = {
     400: "Body is not JSON",
@@ -88,10 +92,20 @@ def _collector_paused(func: Callable[P, R]) -> Callable[P, R]:
     (the occasional 200 ms pause of a 500-event batch).  Reference counting
     frees them.  One pause over the whole request, not one per phase: a
     collection between phases would still walk every record parsed so far.
+
+    A body whose ``Content-Length`` is under :data:`PAUSE_COLLECTOR_FROM_BYTES`
+    (an upstream operator's single event, a small batch) makes too few objects
+    for that to matter, and is not paused: under a stream of single events,
+    overlapping pauses would keep the collector off most of the time and trade
+    its small young-generation collections for a full one every few seconds.
+    A body of unknown length (a chunked upload) may be large: paused.
     """
 
     @functools.wraps(func)
     def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        length = request.content_length
+        if length is not None and length < PAUSE_COLLECTOR_FROM_BYTES:
+            return func(*args, **kwargs)
         with gc_paused():
             return func(*args, **kwargs)
 

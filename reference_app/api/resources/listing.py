@@ -58,13 +58,15 @@ def resource_page(
 def resources_for_token(storage: Storage, token_hash: str, query: ResourceQuery) -> TokenRows:
     """The token check and ``query``'s rows from the token's org's clusters, together.
 
-    A storage offering ``query_resources_for_token`` answers both in one
-    statement (one round trip); otherwise the token is checked, then the
-    clusters (remembered: :mod:`org_clusters`), then the rows are read.
+    A storage whose ``query_resources_for_token`` answers (the SQL backend on
+    PostgreSQL, for one cluster's live listing) checks and reads in one
+    statement, one round trip; otherwise (None, or no such method) the token
+    is checked, then the clusters (remembered: :mod:`org_clusters`), then the
+    rows are read.
     """
     joined = getattr(storage, "query_resources_for_token", None)
-    if joined is not None:
-        answer: TokenRows = joined(token_hash, query)
+    answer: TokenRows | None = None if joined is None else joined(token_hash, query)
+    if answer is not None:
         return answer
     found = storage.authenticate_api_token(token_hash)
     if found is None:

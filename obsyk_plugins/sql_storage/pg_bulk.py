@@ -57,6 +57,11 @@ _RESOURCE_COLUMNS = (
     "cluster_id, uid, kind, namespace, name, labels, annotations, record, content_hash, "
     "first_seen_at, updated_at, deleted_at, resource_version, observed_at"
 )
+#: The same columns ordered for ``COPY``: the text ones side by side, encoded as one.
+_COPY_RESOURCE_COLUMNS = (
+    "cluster_id, uid, kind, namespace, name, content_hash, labels, annotations, record, "
+    "first_seen_at, updated_at, deleted_at, resource_version, observed_at"
+)
 _VERSION_COLUMNS = (
     "cluster_id, uid, kind, namespace, name, change, content_hash, record, changed_at"
 )
@@ -241,52 +246,41 @@ def _mark_seen_sql(seen: ClusterSeen) -> tuple[str, list[Any]]:
     return f"UPDATE clusters SET {', '.join(sets)} WHERE id = %s", params
 
 
+def _identity(item: ResourceRow | ResourceVersion) -> tuple[str, str, str, str, str]:
+    """The leading columns of both tables: cluster id, uid, kind, namespace, name."""
+    return item.cluster_id, item.uid, item.kind, rows.namespace_in(item.namespace), item.name
+
+
 def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
-    """The rows in ``_RESOURCE_COLUMNS`` order, as COPY text lines."""
-    text, document, stamp = copy_text.text, copy_text.json_document, copy_text.Timestamps()
+    """The rows in ``_COPY_RESOURCE_COLUMNS`` order, as COPY text lines."""
+    texts, document, stamp = copy_text.texts, copy_text.json_document, copy_text.Timestamps()
+    integer = copy_text.integer
     for row in upserts:
-        yield (
-            b"\t".join(
-                (
-                    text(row.cluster_id),
-                    text(row.uid),
-                    text(row.kind),
-                    text(rows.namespace_in(row.namespace)),
-                    text(row.name),
-                    document(row.labels),
-                    document(row.annotations),
-                    document(row.record),
-                    text(row.content_hash),
-                    stamp(row.first_seen_at),
-                    stamp(row.updated_at),
-                    stamp(row.deleted_at),
-                    copy_text.integer(row.resource_version),
-                    stamp(row.observed_at),
-                )
+        yield b"\t".join(
+            (
+                texts(*_identity(row), row.content_hash),
+                document(row.labels),
+                document(row.annotations),
+                document(row.record),
+                stamp(row.first_seen_at),
+                stamp(row.updated_at),
+                stamp(row.deleted_at),
+                integer(row.resource_version),
+                stamp(row.observed_at) + b"\n",
             )
-            + b"\n"
         )
 
 
 def _version_lines(versions: Iterable[ResourceVersion]) -> Iterator[bytes]:
     """The versions in ``_VERSION_COLUMNS`` order, as COPY text lines."""
-    text, stamp = copy_text.text, copy_text.Timestamps()
+    texts, stamp = copy_text.texts, copy_text.Timestamps()
     for version in versions:
-        yield (
-            b"\t".join(
-                (
-                    text(version.cluster_id),
-                    text(version.uid),
-                    text(version.kind),
-                    text(rows.namespace_in(version.namespace)),
-                    text(version.name),
-                    text(version.change.value),
-                    text(version.content_hash),
-                    copy_text.optional_json_document(version.record),
-                    stamp(version.changed_at),
-                )
+        yield b"\t".join(
+            (
+                texts(*_identity(version), version.change.value, version.content_hash),
+                copy_text.optional_json_document(version.record),
+                stamp(version.changed_at) + b"\n",
             )
-            + b"\n"
         )
 
 
@@ -488,7 +482,9 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         """
         try:
             with self._raw.transaction():  # a SAVEPOINT inside the ingest transaction
-                copy_text.copy_lines(cursor, "resources", _RESOURCE_COLUMNS, _resource_lines(new))
+                copy_text.copy_lines(
+                    cursor, "resources", _COPY_RESOURCE_COLUMNS, _resource_lines(new)
+                )
         except psycopg.errors.UniqueViolation:
             return False
         return True
@@ -498,7 +494,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         if self._incoming_used:
             cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
         self._incoming_used = True
-        copy_text.copy_lines(cursor, _INCOMING, _RESOURCE_COLUMNS, _resource_lines(upserts))
+        copy_text.copy_lines(cursor, _INCOMING, _COPY_RESOURCE_COLUMNS, _resource_lines(upserts))
         cursor.execute(_MERGE_INCOMING)
 
     def _tombstone(self, cursor: psycopg.Cursor[Any], tombstones: list[Tombstone]) -> None:

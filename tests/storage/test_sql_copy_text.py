@@ -17,6 +17,7 @@ from obsyk_core.ingest import IncomingResource
 from obsyk_core.storage import ChangeType, ResourceQuery, Storage
 from obsyk_core.testing.builders import added, at, deleted, events, modified, snapshot
 from obsyk_plugins.sql_storage import copy_text
+from obsyk_plugins.sql_storage.pg_bulk import SMALL_WRITE_ROWS
 
 #: Every character COPY's text format treats specially, plus look-alikes of its markers.
 AWKWARD = 'back\\slash tab\there new\nline cr\rend \\N \\. "quoted" ünïcødé ☸'
@@ -127,3 +128,54 @@ def test_json_documents_double_only_backslashes() -> None:
     # orjson already writes the tab as the two characters \t; COPY must see \\t.
     assert encoded == b'{"k":"tab\\\\there \\\\\\\\ quote\\\\"","n":1}'
     assert b"\t" not in encoded and b"\n" not in encoded
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ("cluster", "uid", "Pod", "", "name"),
+        ("uid\\with\ttab", "name", "ns"),
+        ("a", "b\tc", "d"),
+        ("new\nline", "cr\r", "\\N"),
+        ("ü", "☸"),
+        ("one",),
+    ],
+)
+def test_adjacent_text_columns_encode_as_each_would_alone(values: tuple[str, ...]) -> None:
+    assert copy_text.texts(*values) == b"\t".join(copy_text.text(value) for value in values)
+
+
+def test_a_bulk_write_stores_awkward_identity_fields_and_records_exactly(
+    storage: Storage,
+) -> None:
+    """Enough resources for the COPY path (first snapshot, then a merge and sent versions)."""
+    cluster = _cluster(storage)
+    count = SMALL_WRITE_ROWS + 6
+
+    def awkward(index: int, value: str) -> IncomingResource:
+        # Tabs only in one, other specials in the other: the texts' two slow paths.
+        odd = index % 2
+        record = {
+            "uid": f"uid {index}\twith tab" if odd else f"uid\\{index}\nnew line",
+            "name": f"name {index}\twith tab" if odd else f"name\r{index}\\x",
+            "namespace": "ns\t",
+            "labels": {"note": value},
+            "data": [value, f"\\{index}"],
+        }
+        return IncomingResource.from_record("ConfigMap", record)
+
+    first = [awkward(index, AWKWARD) for index in range(count)]
+    snapshot(storage, cluster, at(0), {"ConfigMap": first})
+    second = [awkward(index, AWKWARD + " v2") for index in range(count)]
+    third = [awkward(index, "\\" + AWKWARD + " v3") for index in range(count)]
+    batch = [modified(item, seq=index) for index, item in enumerate(second)]
+    batch += [modified(item, seq=count + index) for index, item in enumerate(third)]
+    events(storage, cluster, at(5), *batch)
+
+    for one, two, three in zip(first, second, third, strict=True):
+        row = storage.get_resource(cluster, one.uid)
+        assert row is not None
+        assert (row.name, row.namespace, row.record) == (three.name, "ns\t", three.record)
+        history = storage.resource_history(cluster, one.uid)
+        assert [v.record for v in history] == [one.record, two.record, three.record]
+        assert {(v.name, v.namespace) for v in history} == {(one.name, "ns\t")}

@@ -22,7 +22,12 @@ def canonical_json(record: Mapping[str, Any]) -> bytes:
 
 def content_hash(record: Mapping[str, Any]) -> str:
     """Hex SHA-256 of the record's canonical JSON."""
-    return hashlib.sha256(canonical_json(record)).hexdigest()
+    return canonical_digest(canonical_json(record))
+
+
+def canonical_digest(canonical: bytes) -> str:
+    """:func:`content_hash` of the record whose :func:`canonical_json` is ``canonical``."""
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def kind_digest(items: Iterable[tuple[str, str]]) -> str:

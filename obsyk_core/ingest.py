@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from obsyk_core.gc_pause import gc_paused
-from obsyk_core.hashing import content_hash
+from obsyk_core.hashing import canonical_digest, canonical_json
 from obsyk_core.storage import (
     ChangeSet,
     ChangeType,
@@ -52,9 +52,13 @@ class IncomingResource:
     annotations: Mapping[str, str]
     record: Mapping[str, Any]
     content_hash: str
+    #: The record's canonical JSON, which the hash covers: encoded once, and
+    #: handed to the backend with the row (:attr:`ResourceRow.record_json`).
+    record_json: bytes | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_record(cls, kind: str, record: Mapping[str, Any]) -> IncomingResource:
+        encoded = canonical_json(record)
         return cls(
             kind=kind,
             uid=record["uid"],
@@ -63,7 +67,8 @@ class IncomingResource:
             labels=record.get("labels") or {},
             annotations=record.get("annotations") or {},
             record=record,
-            content_hash=content_hash(record),
+            content_hash=canonical_digest(encoded),
+            record_json=encoded,
         )
 
     def as_row(
@@ -88,6 +93,7 @@ class IncomingResource:
             deleted_at=None,
             resource_version=resource_version,
             observed_at=at,
+            record_json=self.record_json,
         )
 
 

@@ -156,6 +156,10 @@ class ResourceRow:
     deleted_at: datetime | None
     resource_version: int | None
     observed_at: datetime
+    #: The record's JSON encoding, when the caller already has it (ingestion
+    #: hashed it): a backend storing JSON may send these bytes instead of
+    #: encoding ``record`` again.  Never compared; ``None`` in rows read back.
+    record_json: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

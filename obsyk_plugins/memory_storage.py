@@ -112,6 +112,7 @@ def _upserted(stored: ResourceRow | None, row: ResourceRow) -> ResourceRow:
         record=copy.deepcopy(dict(row.record)),
         labels=dict(row.labels),
         annotations=dict(row.annotations),
+        record_json=None,  # the record is kept as a dict: the encoding would only take memory
     )
     if stored is not None:
         # The resource was first seen when it was first stored, even across a revival.

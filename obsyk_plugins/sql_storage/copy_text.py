@@ -56,7 +56,12 @@ def json_document(value: Any) -> bytes:
     inside strings (``\\n`` as the two characters backslash, n), so a
     backslash is the only byte COPY would misread: it is doubled.
     """
-    return orjson.dumps(value).replace(b"\\", b"\\\\")
+    return json_encoded(orjson.dumps(value))
+
+
+def json_encoded(encoded: bytes) -> bytes:
+    """JSON that orjson already encoded, for a ``jsonb`` column (see :func:`json_document`)."""
+    return encoded.replace(b"\\", b"\\\\")
 
 
 def optional_json_document(value: Any | None) -> bytes:

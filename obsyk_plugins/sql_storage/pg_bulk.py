@@ -199,7 +199,7 @@ def _resource_params(upserts: Sequence[ResourceRow]) -> list[Any]:
             row.name,
             _json(row.labels),
             _json(row.annotations),
-            _json(row.record),
+            _json(row.record) if row.record_json is None else row.record_json.decode(),
             row.content_hash,
             _aware(row.first_seen_at),
             _aware(row.updated_at),
@@ -255,13 +255,19 @@ def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
     """The rows in ``_COPY_RESOURCE_COLUMNS`` order, as COPY text lines."""
     texts, document, stamp = copy_text.texts, copy_text.json_document, copy_text.Timestamps()
     integer = copy_text.integer
+
+    def record(row: ResourceRow) -> bytes:
+        if row.record_json is None:
+            return document(row.record)
+        return copy_text.json_encoded(row.record_json)
+
     for row in upserts:
         yield b"\t".join(
             (
                 texts(*_identity(row), row.content_hash),
                 document(row.labels),
                 document(row.annotations),
-                document(row.record),
+                record(row),
                 stamp(row.first_seen_at),
                 stamp(row.updated_at),
                 stamp(row.deleted_at),

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 import pytest
 
+from obsyk_core.hashing import canonical_json, content_hash
 from obsyk_core.ingest import (
     IncomingResource,
     ResourceChange,
@@ -88,3 +92,25 @@ def test_group_by_kind_keeps_order_within_a_kind() -> None:
         "Pod": ["p2", "p1"],
         "Node": ["n1"],
     }
+
+
+def test_a_record_is_encoded_once_and_its_row_carries_the_encoding() -> None:
+    record = {"uid": "u1", "name": "web", "labels": {"b": "2", "a": "1"}}
+    item = IncomingResource.from_record("Pod", record)
+    # The bytes the content hash covers are the ones handed to the backend.
+    assert item.record_json == canonical_json(record)
+    assert item.content_hash == hashlib.sha256(canonical_json(record)).hexdigest()
+    assert item.content_hash == content_hash(record)
+    row = item.as_row("c1", at(0))
+    assert row.record_json == item.record_json
+    # A row read back (no encoding) is still the same row.
+    assert row == dataclasses.replace(row, record_json=None)
+
+
+def test_memory_storage_keeps_no_encoding_with_its_rows(
+    storage_and_cluster: tuple[MemoryStorage, str],
+) -> None:
+    storage, cluster_id = storage_and_cluster
+    snapshot(storage, cluster_id, at(0), {"Pod": [pod("p1")]})
+    stored = storage.get_resource(cluster_id, "p1")
+    assert stored is not None and stored.record_json is None

@@ -10,7 +10,6 @@ from datetime import UTC
 from functools import lru_cache
 from typing import Any, cast
 
-from psycopg.types.json import Jsonb
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -360,7 +359,13 @@ def token_listing(
     and reading it with :func:`read_token_listing`, for about half the Python:
     SQLAlchemy's execute and result machinery cost ~0.1 ms, a fifth of a
     listing request.  None (nothing sent) where the query does not apply.
+    psycopg's own errors propagate (``storage_errors`` knows them); a lost
+    connection is invalidated, as SQLAlchemy would, so the pool drops it
+    (other dead pooled connections fail their own first statement).
     """
+    import psycopg  # here: SQLite-only installs lack it (see errors.py)
+    from psycopg.types.json import Jsonb
+
     shape = _token_listing_shape(query)
     if shape is None:
         return None
@@ -368,10 +373,17 @@ def token_listing(
     sql, json_params = _compiled_token_listing(shape, connection.dialect)
     for name in json_params:
         values[name] = Jsonb(values[name])  # what SQLAlchemy's JSONB type binds
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor:
-        cursor.execute(sql, values)
-        return _token_listing_answer(cursor.fetchall())
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(sql, values)
+            return _token_listing_answer(cursor.fetchall())
+    except psycopg.OperationalError as error:
+        if driver.broken:
+            # What SQLAlchemy does on a disconnect it sees: never pool this one again.
+            connection.invalidate(error)
+        raise
 
 
 @lru_cache(maxsize=256)

@@ -143,3 +143,22 @@ def test_token_listing_leaves_as_of_and_several_clusters_to_separate_reads() -> 
     assert token_listing_query("h", ResourceQuery(("c",), as_of=at(0))) is None
     assert token_listing_query("h", ResourceQuery(("c", "d"))) is None
     assert token_listing(None, "h", ResourceQuery(("c", "d"))) is None  # type: ignore[arg-type]
+
+
+def test_token_listing_on_a_lost_connection_drops_it_from_the_pool(storage: SqlStorage) -> None:
+    """A killed server session fails that read (503 upstream) and is never handed out again."""
+    import psycopg
+
+    org = storage.create_org("acme")
+    cluster = storage.create_cluster(org.id, "x").id
+    with storage.engine.connect() as connection:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        connection.commit()
+        with storage.engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        with pytest.raises(psycopg.OperationalError):
+            token_listing(connection, "h", ResourceQuery((cluster,)))
+        assert connection.invalidated
+    # The next reads connect afresh instead of failing on the dead session.
+    for _ in range(3):
+        assert _token_listing(storage, "h", ResourceQuery((cluster,))) == (None, [])

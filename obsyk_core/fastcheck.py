@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Final, NamedTuple
@@ -91,6 +91,9 @@ class FieldCheck(NamedTuple):
     always_valid: frozenset[type]
     #: The full check of any raw value, ``missing`` and ``None`` included.
     check: Checker
+    #: The check of a value known to be present and not ``None`` (``check`` less its
+    #: required/allow_none part): what the loops call, a Python call fewer per value.
+    present: Callable[[Any], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,7 @@ class SchemaCompiler:
         return FieldCheck(
             always_valid,
             _field_checker(present, required=field.required, allow_none=field.allow_none),
+            present,
         )
 
     def _refuse_unmirrored(self, schema: marshmallow.Schema) -> None:
@@ -302,7 +306,7 @@ def _mapping_check(
     field_checks = tuple((key, compiled.check) for key, compiled in by_key.items())
     # Two flat dicts rather than one of tuples: no unpacking on the hot path.
     valid_types = {key: compiled.always_valid for key, compiled in by_key.items()}
-    checks = dict(field_checks)
+    present_checks = {key: compiled.present for key, compiled in by_key.items()}
 
     def check(data: Any) -> bool:
         if type(data) is dict:
@@ -317,7 +321,11 @@ def _mapping_check(
                 if always_valid is None:
                     if raise_unknown:
                         return False
-                elif type(value) not in always_valid and not checks[key](value):
+                # None passes only as an always-valid type (allow_none), so the
+                # present-value check never sees it.
+                elif type(value) not in always_valid and (
+                    value is None or not present_checks[key](value)
+                ):
                     return False
             return True
         if not isinstance(data, Mapping):
@@ -330,12 +338,17 @@ def _mapping_check(
     return check
 
 
-def _all_valid(items: Iterable[Any], always_valid: frozenset[type], check: Checker) -> bool:
+def _all_valid(items: Collection[Any], compiled: FieldCheck) -> bool:
     # Labels, annotations and string lists are long and uniform: one C-level
     # pass over the item types settles them without a Python call per item.
+    always_valid = compiled.always_valid
     if always_valid and always_valid.issuperset(map(type, items)):
         return True
-    return all(map(check, items))
+    # A null item is judged by the full check (allow_none); without one, the
+    # present-value check spares a Python call per item (nested records).
+    if None in items:
+        return all(map(compiled.check, items))
+    return all(map(compiled.present, items))
 
 
 def _many(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -481,12 +494,12 @@ def _identity(value: Any) -> Any:
 
 def _list(field: fields.Field[Any], compiler: SchemaCompiler) -> Callable[[Any], bool]:
     assert isinstance(field, fields.List)
-    always_valid, inner = compiler.field(field.inner)
+    inner = compiler.field(field.inner)
 
     def check(value: Any) -> bool:
         if type(value) is not list and type(value) is not tuple:
             return False  # not a list, or a collection marshmallow must judge
-        return _all_valid(value, always_valid, inner)
+        return _all_valid(value, inner)
 
     return check
 
@@ -499,9 +512,9 @@ def _mapping(field: fields.Field[Any], compiler: SchemaCompiler) -> Callable[[An
     def check(value: Any) -> bool:
         if not isinstance(value, Mapping):
             return False
-        if keys is not None and not _all_valid(value, *keys):
+        if keys is not None and not _all_valid(value.keys(), keys):
             return False
-        return values is None or _all_valid(value.values(), *values)
+        return values is None or _all_valid(value.values(), values)
 
     return check
 

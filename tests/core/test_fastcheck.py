@@ -281,6 +281,7 @@ class Features(marshmallow.Schema):
     many = fields.Nested(Inner, many=True, allow_none=True)
     lenient = fields.Nested(Inner, unknown=marshmallow.EXCLUDE)
     listed = fields.List(fields.Nested(Inner, allow_none=True))
+    raws = fields.List(fields.Raw())  # a null item is refused, though Raw takes anything else
     defaulted = fields.String(load_default="x")
     not_loaded = fields.String(dump_only=True)
 
@@ -301,6 +302,8 @@ feature_values = json_values | st.sampled_from(
         {"size": 3, "extra": 1},
         [{"size": 1}, {"label": "c"}],
         [None, {"size": 2}],
+        [None],
+        [1, None, "x"],
         {"k": 1},
         {1: 1},  # a Python caller's dict: keys need not be strings
         {None: "a"},
@@ -329,6 +332,7 @@ feature_values = json_values | st.sampled_from(
                 "many",
                 "lenient",
                 "listed",
+                "raws",
                 "defaulted",
                 "not_loaded",
             ]
@@ -365,6 +369,9 @@ def test_mirrored_features_spot_checks() -> None:
     assert not predicate(MappingProxyType({"id": "abc", "surprise": 1}))
     assert not predicate({"id": "abc", "ratio": "nan"})
     assert not predicate({"id": "abc", "flag": "maybe"})
+    assert predicate({"id": "abc", "raws": [1, "x", {}]})
+    assert not predicate({"id": "abc", "raws": [1, None]})
+    assert predicate({"id": "abc", "listed": [None, {"size": 1}]})
 
 
 # ----------------------------------------------------------------- fallback to marshmallow

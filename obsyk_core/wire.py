@@ -166,6 +166,10 @@ def parse_events(body: Any, kinds: KindRegistry) -> tuple[str, list[ResourceEven
     Returns the cluster uid and the events; every event of a batch must name
     the same cluster.
     """
+    if type(body) is dict and "events" not in body:
+        single = _plain_single_event(body, kinds)
+        if single is not None:
+            return single
     body = _require_object(body)
     errors = _Errors()
     cluster_uid = _string(errors, body, "cluster_uid", required=True)
@@ -194,6 +198,22 @@ def parse_events(body: Any, kinds: KindRegistry) -> tuple[str, list[ResourceEven
     errors.raise_if_any()
     assert cluster_uid is not None
     return cluster_uid, events
+
+
+def _plain_single_event(
+    body: dict[str, Any], kinds: KindRegistry
+) -> tuple[str, list[ResourceEvent]] | None:
+    """An upstream single event that is plainly valid, else ``None`` (nothing reported).
+
+    Upstream operators send one event per request: this answers what the
+    general path would for such a body without its batch bookkeeping; any
+    doubt leaves the body to the general path, which words the errors.
+    """
+    cluster_uid = body.get("cluster_uid")
+    if type(cluster_uid) is not str or not cluster_uid:
+        return None
+    event = _valid_event(body, kinds)
+    return None if event is None else (cluster_uid, [event])
 
 
 def _parse_event(

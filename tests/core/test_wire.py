@@ -230,6 +230,16 @@ def test_event_errors_by_path(kinds: KindRegistry) -> None:
         ({"cluster_uid": "c", "events": []}, "events"),
         ({"cluster_uid": "c", "events": {"type": "added"}}, "events"),
         ({"events": [{"type": "deleted", "kind": "Pod", "uid": "p", "name": "p"}]}, "cluster_uid"),
+        # A single event valid but for its cluster_uid (the fast path must not take it).
+        ({"type": "deleted", "kind": "Pod", "uid": "p", "name": "p"}, "cluster_uid"),
+        (
+            {"cluster_uid": "", "type": "deleted", "kind": "Pod", "uid": "p", "name": "p"},
+            "cluster_uid",
+        ),
+        (
+            {"cluster_uid": 7, "type": "deleted", "kind": "Pod", "uid": "p", "name": "p"},
+            "cluster_uid",
+        ),
         ({"cluster_uid": "c", "type": "deleted", "kind": "Pod", "name": "p"}, "uid"),
         ({"cluster_uid": "c", "type": "deleted", "kind": "Pod", "uid": "p", "name": 3}, "name"),
         (

@@ -66,21 +66,29 @@ _AGENT_ERRORS = {
 }
 
 
-def _document_errors(func: Any) -> Any:
-    """Document the error answers and the bearer security on ``func``, adding no call.
+def _documented(*answers: Callable[[Any], Any]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Describe a view's answers, error answers and bearer security, adding no call.
 
-    flask-smorest's ``alt_response`` and ``doc`` wrap the view in a function
-    that only calls it (through ``current_app.ensure_sync``): seven pass-through
-    calls per request here.  Only the OpenAPI description they build
-    (``_apidoc``) is kept, on ``func`` itself, where ``@blp.response`` and the
-    blueprint read it.
+    flask-smorest's ``response``, ``alt_response`` and ``doc`` decorators wrap
+    the view in functions that, for a view answering a ``Response`` (every one
+    here does, see :func:`_answer`), only call it through
+    ``current_app.ensure_sync``: eight pass-through calls per request.  Only
+    the OpenAPI description they build (``_apidoc``) is kept, on the view
+    itself, where the blueprint reads it.  ``answers`` are listed as they
+    would be stacked, outermost first.
     """
-    documented = func
-    for status, description in _AGENT_ERRORS.items():
-        documented = blp.alt_response(status, description=description)(documented)
-    documented = blp.doc(security=[{"bearer": []}])(documented)
-    func._apidoc = documented._apidoc
-    return func
+
+    def document(view: Callable[P, R]) -> Callable[P, R]:
+        documented: Any = view
+        for status, description in _AGENT_ERRORS.items():
+            documented = blp.alt_response(status, description=description)(documented)
+        documented = blp.doc(security=[{"bearer": []}])(documented)
+        for answer in reversed(answers):
+            documented = answer(documented)
+        view._apidoc = documented._apidoc  # type: ignore[attr-defined]
+        return view
+
+    return document
 
 
 def _collector_paused(func: Callable[P, R]) -> Callable[P, R]:
@@ -119,8 +127,8 @@ def _answer(document: dict[str, Any], status: int = 200) -> Response:
     twentieth of a single event's Python.  These documents hold only their
     schema's fields, as plain strings, integers, booleans and lists of strings,
     so the schema's dump changes nothing, and orjson with sorted keys and a
-    final newline writes Flask's compact bytes.  ``@blp.response`` stays on
-    each view: it documents the answer and hands a ``Response`` through.
+    final newline writes Flask's compact bytes.  The schemas still document
+    the answers (:func:`_documented`).
     """
     body = orjson.dumps(document, option=_ANSWER_OPTIONS)
     return Response(body, status=status, mimetype="application/json")
@@ -144,9 +152,10 @@ def _counts(result: IngestResult) -> dict[str, int]:
 class SnapshotView(MethodView):
     decorators = [agent_required]
 
-    @blp.response(200, SnapshotAcceptedSchema, description="Committed")
-    @blp.alt_response(202, schema=SnapshotAcceptedSchema, description="Durably staged")
-    @_document_errors
+    @_documented(
+        blp.response(200, SnapshotAcceptedSchema, description="Committed"),
+        blp.alt_response(202, schema=SnapshotAcceptedSchema, description="Durably staged"),
+    )
     @_collector_paused
     def post(self) -> Any:
         """Receive a full snapshot, or one chunk of a chunked snapshot.
@@ -204,8 +213,7 @@ class SnapshotView(MethodView):
 class EventsView(MethodView):
     decorators = [agent_required]
 
-    @blp.response(200, EventsAcceptedSchema, description="Committed")
-    @_document_errors
+    @_documented(blp.response(200, EventsAcceptedSchema, description="Committed"))
     @_collector_paused
     def post(self) -> Any:
         """Receive one resource change (upstream) or a batch ``{"cluster_uid", "events": [...]}``.
@@ -243,8 +251,7 @@ class EventsView(MethodView):
 class HeartbeatView(MethodView):
     decorators = [agent_required]
 
-    @blp.response(200, HeartbeatAnswerSchema, description="Recorded")
-    @_document_errors
+    @_documented(blp.response(200, HeartbeatAnswerSchema, description="Recorded"))
     def post(self) -> Any:
         """Record liveness; with ``counts``/``digests``, answer the kinds that drifted."""
         state = get_state()

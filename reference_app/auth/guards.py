@@ -128,18 +128,19 @@ def read_as_user(read: Callable[[str], tuple[tuple[ApiToken, Membership] | None,
     """
     token_hash, min_role = g.pending_user
     found, value = read(token_hash)
+    g.pending_user = None  # checked, whatever the answer: never twice
     g.user = user_of_token(found, token_hash, min_role)
     return value
 
 
-def _confirm_pending_user() -> UserPrincipal:
-    user: UserPrincipal | None = g.get("user")
-    if user is None:
-        token_hash, min_role = g.pending_user
-        user = g.user = user_of_token(
-            get_state().storage.authenticate_api_token(token_hash), token_hash, min_role
-        )
-    return user
+def _confirm_pending_user() -> None:
+    """Check the token now unless :func:`read_as_user` did (refusals raise)."""
+    pending: tuple[str, Role] | None = g.get("pending_user")
+    if pending is not None and g.get("user") is None:
+        g.pending_user = None
+        token_hash, min_role = pending
+        found = get_state().storage.authenticate_api_token(token_hash)
+        g.user = user_of_token(found, token_hash, min_role)
 
 
 def agent_required(view: F) -> F:
@@ -186,7 +187,7 @@ def user_required(
             g.pending_user = (api_token_hash(), min_role)
             try:
                 response = func(*args, **kwargs)
-            except ApiError:
+            except Exception:
                 _confirm_pending_user()  # a bad token answers 401/403, not the view's refusal
                 raise
             _confirm_pending_user()  # a view that read nothing answers only a good token too
@@ -207,9 +208,8 @@ def current_agent() -> AgentPrincipal:
 
 def current_user() -> UserPrincipal:
     """The person of this request (inside a ``@user_required`` view)."""
+    _confirm_pending_user()  # under user_required(with_read=True), before its read
     user: UserPrincipal | None = g.get("user")
     if user is None:
-        if g.get("pending_user") is None:
-            raise RuntimeError("current_user() outside a @user_required view")
-        user = _confirm_pending_user()
+        raise RuntimeError("current_user() outside a @user_required view")
     return user

@@ -14,7 +14,14 @@ from flask.testing import FlaskClient
 
 from obsyk_core.storage import Organization
 from reference_app.auth.api_tokens import hash_token
-from reference_app.auth.guards import agent_required, current_agent, current_user, user_required
+from reference_app.auth.guards import (
+    agent_required,
+    current_agent,
+    current_user,
+    read_as_user,
+    user_required,
+)
+from reference_app.errors import abort_json
 from reference_app.state import get_state
 
 
@@ -32,6 +39,25 @@ def _probe_blueprint() -> Blueprint:
     @user_required(min_role="admin")
     def admin() -> dict[str, Any]:
         return {"role": current_user().role}
+
+    @blp.get("/probe/reading")
+    @user_required(min_role="member", with_read=True)
+    def reading() -> dict[str, Any]:
+        def read(token_hash: str) -> tuple[Any, str]:
+            return get_state().storage.authenticate_api_token(token_hash), "read"
+
+        value = read_as_user(read)
+        return {"value": value, "role": current_user().role}
+
+    @blp.get("/probe/reading-nothing")
+    @user_required(with_read=True)
+    def reading_nothing() -> dict[str, Any]:
+        return {"answered": True}
+
+    @blp.get("/probe/reading-refuses")
+    @user_required(with_read=True)
+    def reading_refuses() -> dict[str, Any]:
+        abort_json(422, "Refused before reading.", code="invalid_arguments")
 
     @blp.get("/probe/agent")
     @agent_required
@@ -124,6 +150,29 @@ def test_revoked_api_token_is_401(
     storage.revoke_api_token(record.id, datetime.now(UTC))
 
     assert_error(client.get("/probe/viewer", headers=bearer(token)), 401)
+
+
+def test_a_view_checking_the_token_with_its_read_answers_only_good_tokens(
+    app: Flask, client: FlaskClient, org: Organization, make_user_token: Callable[..., str]
+) -> None:
+    """user_required(with_read=True): same answers as the plain guard, whatever the view does."""
+    member, viewer = make_user_token(org, "member"), make_user_token(org, "viewer")
+    assert client.get("/probe/reading", headers=bearer(member)).get_json() == {
+        "value": "read",
+        "role": "member",
+    }
+    assert_error(client.get("/probe/reading", headers=bearer(viewer)), 403)  # role too weak
+    assert client.get("/probe/reading-nothing", headers=bearer(viewer)).status_code == 200
+    assert_error(client.get("/probe/reading-refuses", headers=bearer(viewer)), 422)
+    for path in ("/probe/reading", "/probe/reading-nothing", "/probe/reading-refuses"):
+        assert_error(client.get(path), 401)
+        assert_error(client.get(path, headers=bearer("obsyk_pat_unknown")), 401)
+    storage = get_state(app).storage
+    record = storage.find_api_token(hash_token(member))
+    assert record is not None
+    storage.revoke_api_token(record.id, datetime.now(UTC))
+    for path in ("/probe/reading", "/probe/reading-nothing", "/probe/reading-refuses"):
+        assert_error(client.get(path, headers=bearer(member)), 401)
 
 
 def test_api_token_is_stored_only_as_a_hash(

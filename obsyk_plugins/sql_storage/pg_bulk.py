@@ -171,6 +171,24 @@ def _upsert_values_sql(count: int) -> str:
     return f"INSERT INTO resources ({_RESOURCE_COLUMNS}) VALUES {values}{_UPSERT_ON_CONFLICT}"
 
 
+@lru_cache(maxsize=4 * SMALL_WRITE_ROWS)
+def _upsert_with_versions_sql(rows: int, versions: int) -> str:
+    """:func:`_upsert_values_sql` whose ``RETURNING`` appends ``versions`` history versions.
+
+    Each version is (uid, change, time) after the rows' values; its other
+    columns and record are those of the row written for its uid.
+    """
+    values = ", ".join(["(%s::text, %s::text, %s::timestamptz)"] * versions)
+    return (
+        f"WITH written AS ({_upsert_values_sql(rows)}"
+        " RETURNING cluster_id, uid, kind, namespace, name, content_hash, record)"
+        f" INSERT INTO resource_versions ({_VERSION_COLUMNS})"
+        " SELECT w.cluster_id, w.uid, w.kind, w.namespace, w.name, v.change, w.content_hash,"
+        " w.record, v.changed_at"
+        f" FROM written AS w JOIN (VALUES {values}) AS v(uid, change, changed_at) ON w.uid = v.uid"
+    )
+
+
 @lru_cache(maxsize=SMALL_WRITE_ROWS)
 def _versions_values_sql(count: int) -> str:
     values = ", ".join([_VERSION_VALUES] * count)
@@ -428,21 +446,34 @@ class PostgresIngestTransaction(SqlIngestTransaction):
                 self._append_versions(cursor, changes.versions, changes.upserts)
 
     def _queue_small_write(self, changes: ChangeSet) -> None:
-        """A handful of rows as plain statements, queued in the pipeline: no temp table, no COPY."""
+        """A handful of rows as plain statements, queued in the pipeline: no temp table, no COPY.
+
+        The upsert's ``RETURNING`` feeds the history versions equal to the
+        rows it writes (one statement, each record sent and parsed once);
+        other versions go first, as plain values.
+        """
+        sent, from_rows = _split_versions(changes.versions, changes.upserts)
+        if sent:
+            self._queued_cursor().execute(_versions_values_sql(len(sent)), _version_params(sent))
         if changes.upserts:
-            self._queued_cursor().execute(
-                _upsert_values_sql(len(changes.upserts)), _resource_params(changes.upserts)
-            )
-            if self._stored_uids is not None:
-                self._stored_uids.update(row.uid for row in changes.upserts)
+            self._queue_upserts(changes.upserts, from_rows)
         if changes.tombstones:
             self._tombstone(self._queued_cursor(), changes.tombstones)
         if changes.touches:
             self._touch(self._queued_cursor(), changes)
-        if changes.versions:
-            self._queued_cursor().execute(
-                _versions_values_sql(len(changes.versions)), _version_params(changes.versions)
-            )
+
+    def _queue_upserts(self, upserts: list[ResourceRow], from_rows: list[ResourceVersion]) -> None:
+        cursor = self._queued_cursor()
+        params = _resource_params(upserts)
+        if not from_rows:
+            cursor.execute(_upsert_values_sql(len(upserts)), params)
+        else:
+            for version in from_rows:
+                params += (version.uid, version.change.value, _aware(version.changed_at))
+            cursor.execute(_upsert_with_versions_sql(len(upserts), len(from_rows)), params)
+            self._checks.append(lambda: _check_copied(cursor.rowcount, len(from_rows)))
+        if self._stored_uids is not None:
+            self._stored_uids.update(row.uid for row in upserts)
 
     def mark_seen(self, seen: ClusterSeen) -> None:
         self._queue_lock()
@@ -527,19 +558,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         every record twice.  A uid's earlier versions go first, so per-uid
         order (``id``) is the order the changes happened.
         """
-        written = {row.uid: row.content_hash for row in upserts}
-        last_index = {version.uid: index for index, version in enumerate(versions)}
-        from_rows: list[ResourceVersion] = []
-        sent: list[ResourceVersion] = []
-        for index, version in enumerate(versions):
-            if (
-                version.record is not None
-                and last_index[version.uid] == index
-                and written.get(version.uid) == version.content_hash
-            ):
-                from_rows.append(version)
-            else:
-                sent.append(version)
+        sent, from_rows = _split_versions(versions, upserts)
         if sent:
             lines = _version_lines(sent)
             copy_text.copy_lines(cursor, "resource_versions", _VERSION_COLUMNS, lines)
@@ -555,9 +574,37 @@ class PostgresIngestTransaction(SqlIngestTransaction):
             groups.setdefault((version.change.value, version.changed_at), []).append(version.uid)
         for (change, changed_at), uids in groups.items():
             cursor.execute(_VERSIONS_FROM_ROWS, [change, changed_at, self.cluster_id, uids])
-            if cursor.rowcount != len(uids):
-                # Every uid was written by this very write(); anything else is a bug
-                # that would silently lose history, so the transaction must not commit.
-                raise RuntimeError(
-                    f"history: {cursor.rowcount} versions copied for {len(uids)} written rows"
-                )
+            _check_copied(cursor.rowcount, len(uids))
+
+
+def _split_versions(
+    versions: list[ResourceVersion], upserts: list[ResourceRow]
+) -> tuple[list[ResourceVersion], list[ResourceVersion]]:
+    """The versions to send, and those equal to the row written for their uid.
+
+    The second are copied from the written rows by the server, which spares
+    sending and parsing every record twice: each is its uid's last version,
+    so a uid's earlier (sent) versions go first and per-uid order (``id``)
+    stays the order the changes happened.
+    """
+    written = {row.uid: row.content_hash for row in upserts}
+    last_index = {version.uid: index for index, version in enumerate(versions)}
+    sent: list[ResourceVersion] = []
+    from_rows: list[ResourceVersion] = []
+    for index, version in enumerate(versions):
+        if (
+            version.record is not None
+            and last_index[version.uid] == index
+            and written.get(version.uid) == version.content_hash
+        ):
+            from_rows.append(version)
+        else:
+            sent.append(version)
+    return sent, from_rows
+
+
+def _check_copied(copied: int, expected: int) -> None:
+    if copied != expected:
+        # Every uid was written by this very write(); anything else is a bug that
+        # would silently lose history, so the transaction must not commit.
+        raise RuntimeError(f"history: {copied} versions copied for {expected} written rows")

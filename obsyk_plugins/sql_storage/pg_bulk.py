@@ -72,19 +72,24 @@ SMALL_WRITE_ROWS = 64
 
 #: Ingestion is serialised per cluster by a transaction-level advisory lock,
 #: keyed in a namespace of our own by the cluster id's hash (two clusters
-#: sharing a hash merely take turns).  It is not the cluster row's lock: that
+#: sharing a hash merely take turns; the two-key form never meets one-key
+#: locks such as the migrations').  It is not the cluster row's lock: that
 #: would queue every write of the row — an agent's heartbeat noting when the
 #: cluster was seen — behind an ingestion that may run for a 100,000-resource
-#: snapshot.
-#: (The two-key form: its keys never meet the one-key locks, e.g. migrations'.)
+#: snapshot.  The row itself is locked only ``FOR KEY SHARE``: the cluster
+#: exists, and cannot be deleted (a ``DELETE`` needs the row exclusively)
+#: until this transaction ends, while updates of its other columns
+#: (``mark_cluster_seen``) go ahead.
+#:
+#: One statement: the advisory lock is taken in the scan's output, below the
+#: row lock (``LockRows``), so a deletion committed while this waited for
+#: another ingestion makes the row vanish: no row, ``LookupError``.  The
+#: states are read by the next statement, whose snapshot is taken after both.
 _INGESTION_LOCKS = 0x0B5C1
-_SERIALISE_INGESTION = f"SELECT pg_advisory_xact_lock({_INGESTION_LOCKS}, hashtext(%s))"
-#: Then the cluster row, ``FOR KEY SHARE``: the cluster exists, and cannot be
-#: deleted (a ``DELETE`` needs the row exclusively) until this transaction
-#: ends; updates of its other columns (``mark_cluster_seen``) still go ahead.
-#: A deletion committed meanwhile makes the row vanish: ``LookupError``.
-_LOCK_CLUSTER = "SELECT id FROM clusters WHERE id = %s FOR KEY SHARE"
-
+_LOCK_CLUSTER = (
+    f"SELECT pg_advisory_xact_lock({_INGESTION_LOCKS}, hashtext(id))"
+    " FROM clusters WHERE id = %s FOR KEY SHARE"
+)
 _LOAD_STATES = (
     "SELECT uid, kind, namespace, name, content_hash, resource_version, observed_at, deleted_at"
     " FROM resources WHERE cluster_id = %s"
@@ -373,7 +378,6 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         if self._locked:
             return
         self._locked = True
-        self._queued_cursor().execute(_SERIALISE_INGESTION, [self.cluster_id])
         cursor = self._queued_cursor()
         cursor.execute(_LOCK_CLUSTER, [self.cluster_id])
 

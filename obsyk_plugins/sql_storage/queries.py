@@ -280,13 +280,13 @@ def token_listing_query(
     several clusters): check and list separately.  Read with
     :func:`read_token_listing`.
     """
-    shape = _token_listing_shape(query)
+    shape = _one_cluster_live_shape(query)
     if shape is None:
         return None
     return _token_listing_statement(shape), _token_listing_values(token_hash, query)
 
 
-def _token_listing_shape(query: ResourceQuery) -> LiveShape | None:
+def _one_cluster_live_shape(query: ResourceQuery) -> LiveShape | None:
     if query.as_of is not None or len(query.cluster_ids) != 1 or query.limit <= 0:
         return None
     return _live_shape(query)
@@ -356,21 +356,45 @@ def token_listing(
     """:func:`token_listing_query` sent through the connection's own psycopg cursor.
 
     The same SQL text and answer as executing the statement with SQLAlchemy
-    and reading it with :func:`read_token_listing`, for about half the Python:
-    SQLAlchemy's execute and result machinery cost ~0.1 ms, a fifth of a
-    listing request.  None (nothing sent) where the query does not apply.
-    psycopg's own errors propagate (``storage_errors`` knows them); a lost
-    connection is invalidated, as SQLAlchemy would, so the pool drops it
-    (other dead pooled connections fail their own first statement).
+    and reading it with :func:`read_token_listing`, for less Python (see
+    :func:`_fetch_raw`).  None (nothing sent) where the query does not apply.
+    """
+    shape = _one_cluster_live_shape(query)
+    if shape is None:
+        return None
+    sql, json_params = _compiled(_token_listing_statement(shape), connection.dialect)
+    values = _token_listing_values(token_hash, query)
+    return _token_listing_answer(_fetch_raw(connection, sql, values, json_params))
+
+
+def live_listing(connection: Connection, query: ResourceQuery) -> list[ResourceRow] | None:
+    """:func:`prebuilt_resource_query`'s SELECT for ONE cluster, through psycopg's cursor.
+
+    The same SQL text and rows as executing it with SQLAlchemy and reading each
+    row with ``rows.resource``; None (nothing sent) for ``as_of``, several
+    clusters (their expanding ``IN`` is SQLAlchemy's to render) or no rows asked.
+    """
+    shape = _one_cluster_live_shape(query)
+    if shape is None:
+        return None
+    sql, json_params = _compiled(_live_statement(shape), connection.dialect)
+    cells = _fetch_raw(connection, sql, _live_values(query), json_params)
+    return [_resource(row) for row in cells]
+
+
+def _fetch_raw(
+    connection: Connection, sql: str, values: dict[str, Any], json_params: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
+    """``sql``'s rows as psycopg returns them, skipping SQLAlchemy's execute and result.
+
+    That machinery cost ~0.1 ms of a ~0.5 ms listing request.  psycopg's own
+    errors propagate (``storage_errors`` knows them); a lost connection is
+    invalidated, as SQLAlchemy does on a disconnect it sees, so the pool drops
+    it (other dead pooled connections fail their own first statement).
     """
     import psycopg  # here: SQLite-only installs lack it (see errors.py)
     from psycopg.types.json import Jsonb
 
-    shape = _token_listing_shape(query)
-    if shape is None:
-        return None
-    values = _token_listing_values(token_hash, query)
-    sql, json_params = _compiled_token_listing(shape, connection.dialect)
     for name in json_params:
         values[name] = Jsonb(values[name])  # what SQLAlchemy's JSONB type binds
     driver = connection.connection.driver_connection
@@ -378,18 +402,17 @@ def token_listing(
     try:
         with driver.cursor() as cursor:
             cursor.execute(sql, values)
-            return _token_listing_answer(cursor.fetchall())
+            return cursor.fetchall()
     except psycopg.OperationalError as error:
         if driver.broken:
-            # What SQLAlchemy does on a disconnect it sees: never pool this one again.
             connection.invalidate(error)
         raise
 
 
-@lru_cache(maxsize=256)
-def _compiled_token_listing(shape: LiveShape, dialect: Dialect) -> tuple[str, tuple[str, ...]]:
-    """The statement's SQL as SQLAlchemy sends it, and its JSONB parameters."""
-    compiled = _token_listing_statement(shape).compile(dialect=dialect)
+@lru_cache(maxsize=512)
+def _compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    """A prebuilt statement's SQL as SQLAlchemy sends it, and its JSONB parameters."""
+    compiled = statement.compile(dialect=dialect)
     json_params = tuple(
         name for name, bind in compiled.binds.items() if isinstance(bind.type, JSONB)
     )

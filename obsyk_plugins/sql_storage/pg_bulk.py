@@ -21,9 +21,10 @@ A single upstream event is the opposite case: a row or two, where the
 temporary table (catalog writes on every event), the ``COPY`` protocol and one
 round trip per statement cost far more than the data.  Small change sets
 (fewer than :data:`SMALL_WRITE_ROWS` rows) are therefore written with plain
-multi-row ``INSERT ... ON CONFLICT`` / ``INSERT`` statements in psycopg's
-pipeline mode, and the whole transaction is three round trips: the cluster's
-ingestion lock and ``load_states`` together; the writes and ``mark_seen`` together
+multi-row ``INSERT ... ON CONFLICT`` statements in psycopg's pipeline mode
+(the upsert's ``RETURNING`` feeds the history versions equal to its rows), and
+the whole transaction is three round trips: the cluster's ingestion lock and
+``load_states`` together; the writes and ``mark_seen`` together
 (their errors and checks surface when the block ends); then ``COMMIT``.
 """
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
+from typing import Any
 
 import pytest
 
 from obsyk_core.hashing import canonical_json, content_hash
 from obsyk_core.ingest import (
+    PAUSE_COLLECTOR_FROM_EVENTS,
     IncomingResource,
     ResourceChange,
     group_by_kind,
@@ -114,3 +117,32 @@ def test_memory_storage_keeps_no_encoding_with_its_rows(
     snapshot(storage, cluster_id, at(0), {"Pod": [pod("p1")]})
     stored = storage.get_resource(cluster_id, "p1")
     assert stored is not None and stored.record_json is None
+
+
+@pytest.mark.parametrize(
+    ("count", "collector_on"), [(1, True), (PAUSE_COLLECTOR_FROM_EVENTS + 1, False)]
+)
+def test_only_bulk_event_lists_pause_the_collector(
+    storage_and_cluster: tuple[MemoryStorage, str],
+    monkeypatch: pytest.MonkeyPatch,
+    count: int,
+    collector_on: bool,
+) -> None:
+    # Pausing around a single event buys nothing, and overlapping pauses of
+    # concurrent requests would keep the collector off (see apply_events).
+    storage, cluster_id = storage_and_cluster
+    seen_during_write: list[bool] = []
+    write = MemoryStorage.ingest
+
+    def watching(self: MemoryStorage, cid: str) -> Any:
+        seen_during_write.append(gc.isenabled())
+        return write(self, cid)
+
+    monkeypatch.setattr(MemoryStorage, "ingest", watching)
+    assert gc.isenabled()
+    result = events(
+        storage, cluster_id, at(1), *(added(pod(f"p{index}")) for index in range(count))
+    )
+    assert result.added == count
+    assert seen_during_write == [collector_on]
+    assert gc.isenabled()

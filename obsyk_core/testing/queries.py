@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from obsyk_core.ingest import IncomingResource
 from obsyk_core.labels import parse_label_selector
 from obsyk_core.storage import ResourceQuery, ResourceRow, Storage, sort_key
@@ -201,6 +203,19 @@ class QueryConformance(ConformanceBase):
         images = {row.record["containers"][0]["image"] for row in rows if row.kind == "Pod"}
         assert images == {"nginx:1.25"}
         assert list(obsyk_storage.iter_records([dev], ["Node"])) == []
+
+    def test_iter_record_fields_cuts_records_down_to_the_fields_they_have(
+        self, obsyk_storage: Storage
+    ) -> None:
+        prod, dev = self._fleet(obsyk_storage)
+        whole = {row.uid: row for row in obsyk_storage.iter_records([prod, dev], ["Pod"])}
+        cut = list(obsyk_storage.iter_record_fields([prod, dev], ["Pod"], ["containers", "nope"]))
+        assert [row.uid for row in cut] == list(whole)  # same rows, same order
+        for row in cut:
+            assert row.record == {"containers": whole[row.uid].record["containers"]}
+            assert dataclasses.replace(row, record=whole[row.uid].record) == whole[row.uid]
+        assert list(obsyk_storage.iter_record_fields([dev], ["Node"], ["containers"])) == []
+        assert list(obsyk_storage.iter_record_fields([], ["Pod"], ["containers"])) == []
 
 
 _PROD_PODS_AFTER = [

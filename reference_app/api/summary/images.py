@@ -22,10 +22,14 @@ class ImageUse:
     where_truncated: bool = False
 
 
+#: The Pod record fields that name images: all the summary reads of a Pod.
+POD_IMAGE_FIELDS = ("containers", "init_containers")
+
+
 def pod_images(record: Mapping[str, Any]) -> set[str]:
     """Distinct images of a Pod record (a pod running one image twice counts once)."""
     images = set()
-    for key in ("containers", "init_containers"):
+    for key in POD_IMAGE_FIELDS:
         for container in record.get(key) or ():
             image = container.get("image") if isinstance(container, Mapping) else None
             if isinstance(image, str) and image:

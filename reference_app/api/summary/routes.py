@@ -10,7 +10,7 @@ from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.scoping import cluster_of_current_org
 from reference_app.api.summary.counts import roll_up
-from reference_app.api.summary.images import images_in_use
+from reference_app.api.summary.images import POD_IMAGE_FIELDS, images_in_use
 from reference_app.api.summary.schemas import SummaryArgsSchema, SummarySchema
 from reference_app.auth.guards import current_user, user_required
 from reference_app.state import get_state
@@ -40,7 +40,7 @@ class Summary(MethodView):
             clusters = storage.list_clusters(current_user().org_id)
         names = {cluster.id: cluster.name for cluster in clusters}
         rollup = roll_up(storage.count_resources(list(names)) if names else {}, list(names))
-        pods = storage.iter_records(list(names), ["Pod"]) if names else iter(())
+        pods = storage.iter_record_fields(list(names), ["Pod"], POD_IMAGE_FIELDS)
         images, images_truncated = images_in_use(
             pods, images_limit=IMAGES_LIMIT, where_limit=WHERE_LIMIT
         )

@@ -484,6 +484,19 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def query_resources(self, query: ResourceQuery) -> list[ResourceRow]: ...
 
+    def query_resources_for_token(
+        self, token_hash: str, query: ResourceQuery
+    ) -> tuple[tuple[ApiToken, Membership] | None, list[ResourceRow]] | None:
+        """Optional: :meth:`authenticate_api_token` and :meth:`query_resources` in one read.
+
+        ``(authenticate_api_token(token_hash), rows)``, the rows only from those of
+        the query's clusters that belong to the token's org (none for a refused
+        token); never cached, like :meth:`authenticate_api_token`.  For backends
+        that can answer both in one round trip; None (this default) means "not
+        for this query": the caller checks the token and reads apart.
+        """
+        return None
+
     @abc.abstractmethod
     def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None: ...
 

@@ -65,7 +65,13 @@ from obsyk_plugins.sql_storage.models import (
     SnapshotChunkModel,
     UserModel,
 )
-from obsyk_plugins.sql_storage.queries import prebuilt_resource_query, resource_query
+from obsyk_plugins.sql_storage.queries import (
+    TokenListing,
+    live_listing,
+    prebuilt_resource_query,
+    resource_query,
+    token_listing,
+)
 
 #: Rows fetched per round trip when streaming records.
 STREAM_BATCH = 1000
@@ -550,11 +556,27 @@ class SqlStorage(Storage):
             return []
         prebuilt = prebuilt_resource_query(query) if self.dialect == "postgresql" else None
         with self._reading_one_statement() as connection:
+            rows_read = None if prebuilt is None else live_listing(connection, query)
+            if rows_read is not None:  # one cluster: through psycopg's cursor
+                return rows_read
             if prebuilt is None:
                 result = connection.execute(resource_query(query, self.dialect))
             else:
                 result = connection.execute(*prebuilt)
             return [rows.resource(row) for row in result]
+
+    def query_resources_for_token(
+        self, token_hash: str, query: ResourceQuery
+    ) -> TokenListing | None:
+        """The token check and a one-cluster live listing in ONE statement on PostgreSQL.
+
+        See ``queries.token_listing``; None where it does not apply (SQLite,
+        ``as_of``, several clusters): the caller checks and lists apart.
+        """
+        if self.dialect != "postgresql":
+            return None
+        with self._reading_one_statement() as connection:
+            return token_listing(connection, token_hash, query)
 
     def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None:
         with self._reading_one_statement() as connection:

@@ -12,9 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
-from obsyk_core.storage import ResourceQuery
-from obsyk_plugins.sql_storage.backend import SqlStorage
-from obsyk_plugins.sql_storage.queries import TokenListing, token_listing
 from reference_app.auth.api_tokens import hash_token
 from reference_app.state import get_state
 
@@ -74,16 +71,6 @@ def test_an_org_without_clusters_sees_an_empty_fleet(
 # ----------------------------------------------------------------------- the listing's token check
 
 
-class JoinedSqlStorage(SqlStorage):
-    """SqlStorage answering the token check and a listing in one statement (queries.py)."""
-
-    def query_resources_for_token(
-        self, token_hash: str, query: ResourceQuery
-    ) -> TokenListing | None:
-        with self._reading_one_statement() as connection:
-            return token_listing(connection, token_hash, query)
-
-
 class CountingCursor(psycopg.Cursor[Any]):
     """psycopg's cursor, noting each statement sent (SQLAlchemy's and raw ones alike)."""
 
@@ -129,13 +116,9 @@ def test_listing_checks_the_token_on_every_request(app: Flask, client: FlaskClie
     _listing_answers(app, client)
 
 
-def test_listing_checks_the_token_in_its_own_statement(
-    postgres_app: Flask, postgres_url: str
-) -> None:
-    """With a storage offering it, a listing is one statement: token check and rows together."""
+def test_a_postgresql_listing_checks_the_token_in_its_own_statement(postgres_app: Flask) -> None:
+    """On PostgreSQL a listing is one statement: token check and rows together."""
     state = get_state(postgres_app)
-    state.storage.close()
-    state.storage = JoinedSqlStorage(postgres_url)
     client = postgres_app.test_client()
     _listing_answers(postgres_app, client)
 

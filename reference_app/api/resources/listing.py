@@ -60,12 +60,10 @@ def resources_for_token(storage: Storage, token_hash: str, query: ResourceQuery)
 
     A storage whose ``query_resources_for_token`` answers (the SQL backend on
     PostgreSQL, for one cluster's live listing) checks and reads in one
-    statement, one round trip; otherwise (None, or no such method) the token
-    is checked, then the clusters (remembered: :mod:`org_clusters`), then the
-    rows are read.
+    statement, one round trip; otherwise (None) the token is checked, then the
+    clusters (remembered: :mod:`org_clusters`), then the rows are read.
     """
-    joined = getattr(storage, "query_resources_for_token", None)
-    answer: TokenRows | None = None if joined is None else joined(token_hash, query)
+    answer = storage.query_resources_for_token(token_hash, query)
     if answer is not None:
         return answer
     found = storage.authenticate_api_token(token_hash)

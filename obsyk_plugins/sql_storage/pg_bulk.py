@@ -8,9 +8,10 @@ minutes.  Instead, on the transaction's own psycopg connection:
   with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (which keeps
   ``first_seen_at``);
 * a history version equal to its just-written row is copied from that row by
-  the server (one ``INSERT ... SELECT`` per change type: a snapshot's records
-  are sent once); other versions (deletions, a batch's earlier states of a
-  uid) are ``COPY``-ed into ``resource_versions``;
+  the server: the merge appends it from its own ``RETURNING`` (one statement),
+  rows ``COPY``-ed straight in get one ``INSERT ... SELECT`` per change type
+  (a snapshot's records are sent once); other versions (deletions, a batch's
+  earlier states of a uid) are ``COPY``-ed into ``resource_versions`` first;
 * tombstones are one ``UPDATE ... FROM unnest(...)``.
 
 Rows are encoded for ``COPY`` by :mod:`~obsyk_plugins.sql_storage.copy_text`.
@@ -118,6 +119,17 @@ _MERGE_INCOMING = (
     f"INSERT INTO resources ({_RESOURCE_COLUMNS}) SELECT {_RESOURCE_COLUMNS} FROM {_INCOMING}"
     " ON CONFLICT (cluster_id, uid) DO UPDATE SET "
     + ", ".join(f"{name} = EXCLUDED.{name}" for name in UPSERT_REPLACES)
+)
+#: :data:`_MERGE_INCOMING` that also appends a history version per listed
+#: (uid, change) from the rows it writes, at one time: the server hands the
+#: written records straight on, instead of finding each row again by uid.
+_MERGE_INCOMING_WITH_VERSIONS = (
+    f"WITH written AS ({_MERGE_INCOMING}"
+    " RETURNING cluster_id, uid, kind, namespace, name, content_hash, record)"
+    f" INSERT INTO resource_versions ({_VERSION_COLUMNS})"
+    " SELECT w.cluster_id, w.uid, w.kind, w.namespace, w.name, v.change, w.content_hash,"
+    " w.record, %s"
+    " FROM written AS w JOIN unnest(%s::text[], %s::text[]) AS v(uid, change) ON w.uid = v.uid"
 )
 #: One history version per listed uid, copied from its just-written row.  The
 #: change and time are the same for the whole group, so the only parameter
@@ -440,15 +452,22 @@ class PostgresIngestTransaction(SqlIngestTransaction):
                 self._queue_small_write(changes)
             return
         self._sync()
+        # A uid's earlier (sent) versions go first, so per-uid order (``id``) is
+        # the order the changes happened; its last version is copied from the
+        # row written for it, by the merge itself where it can.
+        sent, from_rows = _split_versions(changes.versions, changes.upserts)
         with storage_errors(), self._raw.cursor() as cursor:
+            if sent:
+                lines = _version_lines(sent)
+                copy_text.copy_lines(cursor, "resource_versions", _VERSION_COLUMNS, lines)
             if changes.upserts:
-                self._write_upserts(cursor, changes.upserts)
+                from_rows = self._write_upserts(cursor, changes.upserts, from_rows)
             if changes.tombstones:
                 self._tombstone(cursor, changes.tombstones)
             if changes.touches:
                 self._touch(cursor, changes)
-            if changes.versions:
-                self._append_versions(cursor, changes.versions, changes.upserts)
+            if from_rows:
+                self._versions_from_rows(cursor, from_rows)
 
     def _queue_small_write(self, changes: ChangeSet) -> None:
         """A handful of rows as plain statements, queued in the pipeline: no temp table, no COPY.
@@ -503,18 +522,26 @@ class PostgresIngestTransaction(SqlIngestTransaction):
             ],
         )
 
-    def _write_upserts(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
+    def _write_upserts(
+        self,
+        cursor: psycopg.Cursor[Any],
+        upserts: list[ResourceRow],
+        versions: list[ResourceVersion],
+    ) -> list[ResourceVersion]:
+        """Write the rows; return those of ``versions`` (equal to their rows) still to append."""
         known = self._stored_uids
         if known is None:
-            self._merge(cursor, upserts)
-            return
+            return self._merge(cursor, upserts, versions)
         new = [row for row in upserts if row.uid not in known]
         stored = [row for row in upserts if row.uid in known]
         if new and not self._insert_new(cursor, new):
             stored = upserts
-        if stored:
-            self._merge(cursor, stored)
         known.update(row.uid for row in upserts)
+        if not stored:
+            return versions
+        merged = {row.uid for row in stored}
+        rest = [version for version in versions if version.uid not in merged]
+        return rest + self._merge(cursor, stored, [v for v in versions if v.uid in merged])
 
     def _insert_new(self, cursor: psycopg.Cursor[Any], new: list[ResourceRow]) -> bool:
         """COPY rows straight into ``resources``: the first snapshot's fast path.
@@ -531,13 +558,30 @@ class PostgresIngestTransaction(SqlIngestTransaction):
             return False
         return True
 
-    def _merge(self, cursor: psycopg.Cursor[Any], upserts: list[ResourceRow]) -> None:
+    def _merge(
+        self,
+        cursor: psycopg.Cursor[Any],
+        upserts: list[ResourceRow],
+        versions: list[ResourceVersion],
+    ) -> list[ResourceVersion]:
+        """Upsert through the temporary table; ``versions`` too when they share one time.
+
+        Returns the versions not appended (to copy from the rows afterwards).
+        """
         cursor.execute(_incoming_table_sql(cursor))
         if self._incoming_used:
             cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
         self._incoming_used = True
         copy_text.copy_lines(cursor, _INCOMING, _COPY_RESOURCE_COLUMNS, _resource_lines(upserts))
-        cursor.execute(_MERGE_INCOMING)
+        times = {version.changed_at for version in versions}
+        if len(times) != 1:
+            cursor.execute(_MERGE_INCOMING)
+            return versions
+        uids = [version.uid for version in versions]
+        changes = [version.change.value for version in versions]
+        cursor.execute(_MERGE_INCOMING_WITH_VERSIONS, [times.pop(), uids, changes])
+        _check_copied(cursor.rowcount, len(versions))
+        return []
 
     def _tombstone(self, cursor: psycopg.Cursor[Any], tombstones: list[Tombstone]) -> None:
         cursor.execute(
@@ -550,25 +594,6 @@ class PostgresIngestTransaction(SqlIngestTransaction):
                 self.cluster_id,
             ],
         )
-
-    def _append_versions(
-        self,
-        cursor: psycopg.Cursor[Any],
-        versions: list[ResourceVersion],
-        upserts: list[ResourceRow],
-    ) -> None:
-        """Append history; a version equal to its just-written row reuses that row's record.
-
-        Copying the stored JSONB inside the server spares sending and parsing
-        every record twice.  A uid's earlier versions go first, so per-uid
-        order (``id``) is the order the changes happened.
-        """
-        sent, from_rows = _split_versions(versions, upserts)
-        if sent:
-            lines = _version_lines(sent)
-            copy_text.copy_lines(cursor, "resource_versions", _VERSION_COLUMNS, lines)
-        if from_rows:
-            self._versions_from_rows(cursor, from_rows)
 
     def _versions_from_rows(
         self, cursor: psycopg.Cursor[Any], versions: list[ResourceVersion]

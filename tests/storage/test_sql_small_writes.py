@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from obsyk_core.storage import ChangeSet, ChangeType, ClusterSeen, ResourceRow, Storage
-from obsyk_core.testing.builders import at, events, modified, pod, snapshot
+from obsyk_core.testing.builders import added, at, events, modified, pod, snapshot
 from obsyk_plugins.sql_storage.pg_bulk import SMALL_WRITE_ROWS
 
 
@@ -140,3 +140,47 @@ def test_bulk_merges_in_consecutive_transactions_including_after_a_rollback(
         row = storage.get_resource(cluster, uid)
         assert row is not None and row.labels == {"rev": "3"}
         assert len(storage.resource_history(cluster, uid)) == 4  # added + three changes
+
+
+def test_a_bulk_batch_keeps_every_version_in_order_whichever_way_its_rows_are_written(
+    storage: Storage,
+) -> None:
+    # The merge appends each merged row's last version itself; a uid's earlier
+    # versions in the batch, a revived uid and a uid new to the cluster (copied
+    # straight into the table) must still get their history, in order.
+    cluster = _cluster(storage)
+    count = SMALL_WRITE_ROWS + 2
+    pods = [pod(f"u{i}") for i in range(count)]
+    snapshot(storage, cluster, at(0), {"Pod": [*pods, pod("gone")]})
+    snapshot(storage, cluster, at(1), {"Pod": pods})
+    first, second = pod("u0", labels={"rev": "1"}), pod("u0", labels={"rev": "2"})
+    rest = [pod(f"u{i}", labels={"rev": "1"}) for i in range(1, count)]
+    batch = [modified(first, seq=0), modified(second, seq=1), added(pod("gone"), seq=2)]
+    batch += [added(pod("new"), seq=3)]
+    batch += [modified(item, seq=4 + i) for i, item in enumerate(rest)]
+
+    result = events(storage, cluster, at(2), *batch)
+
+    assert (result.added, result.modified) == (2, count + 1)
+    expected = {
+        "u0": [
+            (ChangeType.ADDED, pods[0].record),
+            (ChangeType.MODIFIED, first.record),
+            (ChangeType.MODIFIED, second.record),
+        ],
+        "gone": [
+            (ChangeType.ADDED, pod("gone").record),
+            (ChangeType.DELETED, None),
+            (ChangeType.ADDED, pod("gone").record),
+        ],
+        "new": [(ChangeType.ADDED, pod("new").record)],
+        f"u{count - 1}": [
+            (ChangeType.ADDED, pods[-1].record),
+            (ChangeType.MODIFIED, rest[-1].record),
+        ],
+    }
+    for uid, versions in expected.items():
+        history = storage.resource_history(cluster, uid)
+        assert [(v.change, v.record) for v in history] == versions, uid
+        assert all(v.changed_at == at(2) for v in history[-1:])
+    assert storage.get_resource(cluster, "u0").record == second.record  # type: ignore[union-attr]

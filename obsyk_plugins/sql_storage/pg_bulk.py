@@ -68,6 +68,9 @@ _VERSION_COLUMNS = (
     "cluster_id, uid, kind, namespace, name, change, content_hash, record, changed_at"
 )
 _INCOMING = "obsyk_incoming_resources"
+#: Text arrays (``%b::text[]``) are sent in the binary format: psycopg then
+#: packs each string as it is, where the text format quotes and escapes every
+#: item in Python (~0.4 ms for a 500-uid array, ~0.05 ms in binary).
 #: Change sets touching fewer resources than this (and appending fewer history
 #: versions) skip the temporary table and ``COPY``.
 SMALL_WRITE_ROWS = 64
@@ -129,7 +132,7 @@ _MERGE_INCOMING_WITH_VERSIONS = (
     f" INSERT INTO resource_versions ({_VERSION_COLUMNS})"
     " SELECT w.cluster_id, w.uid, w.kind, w.namespace, w.name, v.change, w.content_hash,"
     " w.record, %s"
-    " FROM written AS w JOIN unnest(%s::text[], %s::text[]) AS v(uid, change) ON w.uid = v.uid"
+    " FROM written AS w JOIN unnest(%b::text[], %b::text[]) AS v(uid, change) ON w.uid = v.uid"
 )
 #: One history version per listed uid, copied from its just-written row.  The
 #: change and time are the same for the whole group, so the only parameter
@@ -139,12 +142,12 @@ _VERSIONS_FROM_ROWS = (
     f"INSERT INTO resource_versions ({_VERSION_COLUMNS})"
     " SELECT r.cluster_id, r.uid, r.kind, r.namespace, r.name, %s, r.content_hash,"
     " r.record, %s"
-    " FROM resources AS r WHERE r.cluster_id = %s AND r.uid = ANY(%s::text[])"
+    " FROM resources AS r WHERE r.cluster_id = %s AND r.uid = ANY(%b::text[])"
 )
 _TOMBSTONE = (
     "UPDATE resources AS r SET deleted_at = t.deleted_at, updated_at = t.deleted_at,"
     " resource_version = t.resource_version, observed_at = t.observed_at"
-    " FROM unnest(%s::text[], %s::timestamptz[], %s::bigint[], %s::timestamptz[])"
+    " FROM unnest(%b::text[], %s::timestamptz[], %s::bigint[], %s::timestamptz[])"
     " AS t(uid, deleted_at, resource_version, observed_at)"
     " WHERE r.cluster_id = %s AND r.uid = t.uid"
 )
@@ -152,7 +155,7 @@ _TOMBSTONE = (
 _TOUCH = (
     "UPDATE resources AS r SET resource_version = t.resource_version,"
     " observed_at = t.observed_at"
-    " FROM unnest(%s::text[], %s::bigint[], %s::timestamptz[])"
+    " FROM unnest(%b::text[], %s::bigint[], %s::timestamptz[])"
     " AS t(uid, resource_version, observed_at)"
     " WHERE r.cluster_id = %s AND r.uid = t.uid"
 )
@@ -425,10 +428,10 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         sql = _LOAD_STATES
         params: list[Any] = [self.cluster_id]
         if kinds is not None:
-            sql += " AND kind = ANY(%s::text[])"
+            sql += " AND kind = ANY(%b::text[])"
             params.append(list(kinds))
         if uids is not None:
-            sql += " AND uid = ANY(%s::text[])"
+            sql += " AND uid = ANY(%b::text[])"
             params.append(list(uids))
         states: dict[str, StoredState] = {}
         self._queue_lock()

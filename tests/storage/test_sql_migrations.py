@@ -22,7 +22,7 @@ from obsyk_plugins.sql_storage.engine import create_storage_engine
 from obsyk_plugins.sql_storage.migrate import VERSION_TABLE, alembic_config, schema_filter
 from obsyk_plugins.sql_storage.models import Base
 
-HEAD = "0002"
+HEAD = "0003"
 #: Every JSON document column the ingestion writes (migration 0002 compresses them with lz4).
 DOCUMENT_COLUMNS = {
     ("resources", "record"),
@@ -209,6 +209,48 @@ def test_migration_0002_downgrades_to_the_default_storage(
     assert _head_revision(fresh_postgres_url) == "0001"
     assert set(_column_compression(fresh_postgres_url).values()) == {""}
     assert set(_toast_tuple_targets(fresh_postgres_url).values()) == {None}
+
+
+def _resources_pages(url: str) -> int:
+    (pages,) = _catalog(
+        url, "SELECT pg_relation_size('resources') / current_setting('block_size')::int"
+    )[0]
+    return int(pages)
+
+
+@pytest.mark.parametrize(("revision", "grows"), [("0002", True), (HEAD, False)])
+def test_updated_pod_rows_stay_on_their_pages(
+    fresh_postgres_url: str, revision: str, grows: bool
+) -> None:
+    # ~3 kB Pods rewritten over and over: from 0003 on, each new version finds
+    # room on its row's page (the last one's space reclaimed), so the table
+    # does not grow by a page per change until a vacuum.
+    _upgrade_to(fresh_postgres_url, revision)
+    storage = open_sql_storage(fresh_postgres_url)
+    try:
+        cluster = storage.create_cluster(storage.create_org("acme").id, "prod")
+        digests = [hashlib.sha256(bytes([i])).hexdigest() for i in range(40)]
+
+        def pods(rev: int) -> list[IncomingResource]:
+            return [
+                IncomingResource.from_record(
+                    "Pod", {"uid": f"u{i}", "name": f"p{i}", "images": digests, "rev": rev}
+                )
+                for i in range(20)
+            ]
+
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        reconcile_snapshot(storage, cluster.id, {"Pod": pods(0)}, received_at=at)
+        before = _resources_pages(fresh_postgres_url)
+        for rev in range(1, 6):
+            at = at.replace(minute=rev)
+            reconcile_snapshot(storage, cluster.id, {"Pod": pods(rev)}, received_at=at)
+        after = _resources_pages(fresh_postgres_url)
+        history = storage.resource_history(cluster.id, "u3")
+        assert [None if v.record is None else v.record["rev"] for v in history] == [*range(6)]
+    finally:
+        storage.close()
+    assert (after > before) is grows, (before, after)
 
 
 def test_importing_the_plugin_does_not_load_sqlalchemy() -> None:

@@ -121,12 +121,20 @@ def clone_resources_table(
 ) -> None:
     """An empty table with the columns, types, constraints and indexes of ``resources``.
 
-    ``LIKE ... INCLUDING ALL`` copies everything but foreign keys, so those are
-    added from the catalog: every row written into ``resources`` is checked
-    against ``clusters``, and a baseline that skips the check is not the
-    same table.  ``foreign_keys=False`` gives the bare ``LIKE`` clone.
+    ``LIKE ... INCLUDING ALL`` copies everything but foreign keys and the
+    table's storage parameters, so those are added from the catalog: every row
+    written into ``resources`` is checked against ``clusters`` and laid out
+    by its ``fillfactor`` and ``toast_tuple_target`` (migrations 0002-0003),
+    and a baseline that skips either is not the same table.
+    ``foreign_keys=False`` gives the bare ``LIKE`` clone (storage parameters
+    still copied).
     """
     conn.execute(f'CREATE TABLE "{name}" (LIKE "{RESOURCES_TABLE}" INCLUDING ALL)')
+    options = conn.execute(
+        "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [RESOURCES_TABLE]
+    ).fetchone()
+    if options and options[0]:
+        conn.execute(f'ALTER TABLE "{name}" SET ({", ".join(options[0])})')
     if foreign_keys:
         constraints = conn.execute(
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"

@@ -227,15 +227,16 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _identity(item: ResourceRow | ResourceVersion) -> tuple[str, str, str, str, str]:
+    """The leading columns of both tables: cluster id, uid, kind, namespace, name."""
+    return item.cluster_id, item.uid, item.kind, rows.namespace_in(item.namespace), item.name
+
+
 def _resource_params(upserts: Sequence[ResourceRow]) -> list[Any]:
     params: list[Any] = []
     for row in upserts:
         params += (
-            row.cluster_id,
-            row.uid,
-            row.kind,
-            rows.namespace_in(row.namespace),
-            row.name,
+            *_identity(row),
             _json(row.labels),
             _json(row.annotations),
             _json(row.record) if row.record_json is None else row.record_json.decode(),
@@ -253,11 +254,7 @@ def _version_params(versions: Sequence[ResourceVersion]) -> list[Any]:
     params: list[Any] = []
     for version in versions:
         params += (
-            version.cluster_id,
-            version.uid,
-            version.kind,
-            rows.namespace_in(version.namespace),
-            version.name,
+            *_identity(version),
             version.change.value,
             version.content_hash,
             None if version.record is None else _json(version.record),
@@ -283,11 +280,6 @@ def _mark_seen_sql(seen: ClusterSeen) -> tuple[str, list[Any]]:
         sets.append("kubernetes_version = %s")
         params.append(seen.kubernetes_version)
     return f"UPDATE clusters SET {', '.join(sets)} WHERE id = %s", params
-
-
-def _identity(item: ResourceRow | ResourceVersion) -> tuple[str, str, str, str, str]:
-    """The leading columns of both tables: cluster id, uid, kind, namespace, name."""
-    return item.cluster_id, item.uid, item.kind, rows.namespace_in(item.namespace), item.name
 
 
 def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:

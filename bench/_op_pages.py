@@ -29,7 +29,7 @@ def realistic_pods(count: int, *, seed: int = 0) -> Iterator[dict[str, Any]]:
     real API server always sets and the official client's models require; they are
     filled in so both clients can read every object.
     """
-    from obsyk_plugins.core_kinds.samples import cluster_counts, synthetic_cluster
+    from obsyk_plugins.core_kinds.testing.samples import cluster_counts, synthetic_cluster
 
     total = count
     while cluster_counts(total)["Pod"] < count:

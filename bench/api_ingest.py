@@ -81,7 +81,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def pod_records(count: int) -> list[dict[str, Any]]:
     """``count`` extracted Pod records, as the operator sends them."""
-    from obsyk_plugins.core_kinds.samples import cluster_counts, synthetic_cluster
+    from obsyk_plugins.core_kinds.testing.samples import cluster_counts, synthetic_cluster
 
     extract = build_plugin_manager().kinds.by_kind("Pod").extract
     total = count

@@ -111,7 +111,7 @@ def load_resources(
     url: str, cluster_ids: list[str], total: int, kinds: KindRegistry, samples: int
 ) -> tuple[int, list[Triple]]:
     """COPY ``total`` resources spread over the clusters; (rows, sampled Pod triples)."""
-    from obsyk_plugins.core_kinds.samples import synthetic_cluster
+    from obsyk_plugins.core_kinds.testing.samples import synthetic_cluster
 
     rng = random.Random(42)
     # A reservoir of Pods' (cluster, namespace, app): each triple has at least one match.

@@ -1,6 +1,6 @@
 """The operator's LIST of 100,000 Pods against the official client's model deserialisation.
 
-Serves N realistic Pods (``obsyk_plugins.core_kinds.samples``, as the API
+Serves N realistic Pods (``obsyk_plugins.core_kinds.testing.samples``, as the API
 server returns them: managedFields, status, env values) from pre-serialised
 pages on a local HTTP server, then LISTs them all, page by page with the same
 page size, in a fresh subprocess per path so each peak RSS is that path's own:

@@ -88,7 +88,7 @@ def rate(count: int, seconds: float) -> float:
 
 def synthetic_snapshot_body(resources: int, kinds: KindRegistry) -> dict[str, Any]:
     """A snapshot body as the operator sends it: records grouped by snapshot key."""
-    from obsyk_plugins.core_kinds.samples import synthetic_cluster
+    from obsyk_plugins.core_kinds.testing.samples import synthetic_cluster
 
     body: dict[str, Any] = {"cluster_uid": str(uuid.uuid4()), "cluster_name": "bench"}
     for kind in kinds:

@@ -56,7 +56,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def cluster_records(total: int, kinds: KindRegistry) -> Records:
-    from obsyk_plugins.core_kinds.samples import synthetic_cluster
+    from obsyk_plugins.core_kinds.testing.samples import synthetic_cluster
 
     records = []
     for kind_name, raw in synthetic_cluster(total):

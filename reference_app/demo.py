@@ -66,7 +66,7 @@ def seed_demo(
 
 def synthetic_resources(kinds: KindRegistry, total: int) -> list[IncomingResource]:
     """Raw objects of a realistic cluster, extracted like the operator does."""
-    from obsyk_plugins.core_kinds.samples import synthetic_cluster
+    from obsyk_plugins.core_kinds.testing.samples import synthetic_cluster
 
     resources = []
     for kind_name, raw in synthetic_cluster(total, seed=7):

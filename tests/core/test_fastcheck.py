@@ -24,7 +24,7 @@ from marshmallow import fields, validate
 from obsyk_core import fastcheck
 from obsyk_core.kinds import DisplayHints, ResourceKind
 from obsyk_plugins.core_kinds import CORE_KINDS
-from obsyk_plugins.core_kinds.samples import sample_object, synthetic_cluster
+from obsyk_plugins.core_kinds.testing.samples import sample_object, synthetic_cluster
 
 KINDS = {kind.kind: kind for kind in CORE_KINDS}
 Path = tuple[str | int, ...]

@@ -10,7 +10,7 @@ from obsyk_core.hashing import content_hash
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import ChangeType
 from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
-from obsyk_plugins.core_kinds.samples import sample_object
+from obsyk_plugins.core_kinds.testing.samples import sample_object
 
 UPSTREAM_ARRAYS = [
     "namespaces",

@@ -17,7 +17,7 @@ from obsyk_operator.changes import Change
 from obsyk_operator.kube_api import JsonObject, ListPage
 from obsyk_operator.local_cache import CachedObject, KindCache, LocalCache
 from obsyk_operator.watching import KindWatcher
-from obsyk_plugins.core_kinds.samples import synthetic_cluster
+from obsyk_plugins.core_kinds.testing.samples import synthetic_cluster
 
 
 def sample_records(kind_name: str, total: int = 400) -> list[dict[str, Any]]:

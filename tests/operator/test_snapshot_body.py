@@ -15,7 +15,7 @@ from obsyk_operator.send_queue import CoalescingQueue
 from obsyk_operator.settings import ShippingSettings
 from obsyk_operator.shipping import SNAPSHOT_PATH, ClusterIdentity, Shipper
 from obsyk_operator.snapshot_body import Section, StreamedSnapshot, chunk_bodies
-from obsyk_plugins.core_kinds.samples import synthetic_cluster
+from obsyk_plugins.core_kinds.testing.samples import synthetic_cluster
 
 HEADER = {"cluster_uid": "c-1", "cluster_name": "prod \u00e9"}
 

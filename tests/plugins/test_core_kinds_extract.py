@@ -8,7 +8,7 @@ import pytest
 
 from obsyk_core.kinds import KindRegistry
 from obsyk_plugins.core_kinds.metadata import filter_annotations, rfc3339_utc
-from obsyk_plugins.core_kinds.samples import SAMPLE_KINDS, sample_object
+from obsyk_plugins.core_kinds.testing.samples import SAMPLE_KINDS, sample_object
 
 CREATED = "2024-03-04T09:15:27Z"
 NODE = "ip-10-0-12-34.eu-west-1.compute.internal"

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from obsyk_plugins.core_kinds.samples import (
+from obsyk_plugins.core_kinds.testing.samples import (
     SAMPLE_KINDS,
     cluster_counts,
     sample_object,

@@ -9,7 +9,7 @@ import pytest
 
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.wire import BodyError, parse_snapshot
-from obsyk_plugins.core_kinds.samples import SAMPLE_KINDS, sample_object, synthetic_cluster
+from obsyk_plugins.core_kinds.testing.samples import SAMPLE_KINDS, sample_object, synthetic_cluster
 
 # Records as upstream's Go structs marshal them (encoding/json, the tags of
 # internal/transport/types.go): omitempty fields absent when empty, the others

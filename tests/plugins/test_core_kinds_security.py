@@ -23,7 +23,7 @@ from obsyk_plugins.core_kinds.config import (
     make_configmap_extractor,
     make_secret_extractor,
 )
-from obsyk_plugins.core_kinds.samples import SAMPLE_KINDS, sample_object, synthetic_cluster
+from obsyk_plugins.core_kinds.testing.samples import SAMPLE_KINDS, sample_object, synthetic_cluster
 
 HMAC_KEY = b"k" * 32
 

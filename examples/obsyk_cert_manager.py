@@ -13,7 +13,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from obsyk_core.kinds import DisplayHints, KindRegistry, RawObject, Record, ResourceKind
+from obsyk_core.kinds import Column, DisplayHints, KindRegistry, RawObject, Record, ResourceKind
 from obsyk_core.plugins import hookimpl
 
 
@@ -87,9 +87,14 @@ CERTIFICATE = ResourceKind(
     schema=CertificateSchema,
     display=DisplayHints(
         category="Config",
-        columns=("name", "namespace", "ready", "not_after", "issuer.name"),
+        columns=(
+            "name",
+            "namespace",
+            Column("ready", "status", good=("true",), bad=("false",)),
+            Column("not_after", "time", label="expires"),
+            Column("issuer.name", label="issuer"),
+        ),
         status_field="ready",
-        icon="certificate",
     ),
 )
 

@@ -25,26 +25,82 @@ Record = dict[str, Any]
 #: Raw object -> record: what a kind's ``extract`` is.
 Extractor = Callable[[RawObject], Record]
 
+#: The dashboard's groups of kinds, in the order it shows them.
 CATEGORIES = ("Workloads", "Network", "Config", "Storage", "RBAC", "Cluster", "Events")
+
+#: How a column's value renders: ``text`` as it is; ``status`` as a pill coloured
+#: by the column's ``good`` / ``warn`` / ``bad`` words; ``list`` as its items
+#: joined by commas; ``boolean`` as yes / no; ``time`` (RFC 3339) relative to now
+#: with the exact time as a tooltip; ``quantity`` (a count or a Kubernetes
+#: quantity such as ``500Mi``) right-aligned.
+COLUMN_TYPES = ("text", "status", "list", "boolean", "time", "quantity")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a kind's resource table: a record field and how its value renders.
+
+    ``field`` is a record field name (a dotted path reaches into nested
+    objects: ``issuer.name``); ``type`` is one of :data:`COLUMN_TYPES`;
+    ``label`` is the heading (derived from the field when empty).  A
+    ``status`` column's value is compared, ignoring case, with its ``good``,
+    ``warn`` and ``bad`` words to colour the pill; any other value is neutral.
+    """
+
+    field: str
+    type: str = "text"
+    label: str = ""
+    good: tuple[str, ...] = ()
+    warn: tuple[str, ...] = ()
+    bad: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in COLUMN_TYPES:
+            raise ValueError(
+                f"column {self.field!r}: unknown type {self.type!r}; use one of {COLUMN_TYPES}"
+            )
+        if self.type != "status" and (self.good or self.warn or self.bad):
+            raise ValueError(f"column {self.field!r}: only a status column has good/warn/bad words")
+        if not self.label:
+            object.__setattr__(self, "label", _heading(self.field))
+
+
+def _heading(field_name: str) -> str:
+    # "k8s_created_at" -> "created", "issuer.name" -> "issuer name".
+    name = field_name.removeprefix("k8s_").removesuffix("_at")
+    return name.replace(".", " ").replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)
 class DisplayHints:
     """How the dashboard presents a kind.
 
-    ``columns`` are record field names shown in the resource table (dotted
-    paths reach into nested objects); ``status_field`` is the record field whose
-    value summarises health (``phase``, ``status``...), if any.
+    ``category`` is one of :data:`CATEGORIES`.  ``columns`` are the resource
+    table's columns, each a :class:`Column` (a plain field name is a ``text``
+    column).  ``status_field`` is the record field whose value summarises
+    health (``phase``, ``status``...), if any: it is a column too, appended as
+    a ``status`` column when the columns leave it out, and a plain field name
+    among the columns that names it becomes a ``status`` column.
     """
 
     category: str
-    columns: tuple[str, ...] = ()
+    columns: tuple[Column | str, ...] = ()
     status_field: str | None = None
-    icon: str | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
             raise ValueError(f"unknown display category {self.category!r}; use one of {CATEGORIES}")
+        columns = [_column(spec, self.status_field) for spec in self.columns]
+        if self.status_field and all(c.field != self.status_field for c in columns):
+            columns.append(Column(self.status_field, "status"))
+        # Frozen: normalised once here, so every reader sees Column objects.
+        object.__setattr__(self, "columns", tuple(columns))
+
+
+def _column(spec: Column | str, status_field: str | None) -> Column:
+    if isinstance(spec, Column):
+        return spec
+    return Column(spec, "status" if spec == status_field else "text")
 
 
 @dataclass(frozen=True, slots=True)

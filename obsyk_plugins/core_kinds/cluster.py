@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
-from obsyk_plugins.core_kinds.metadata import base_record, set_if
+from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
+from obsyk_plugins.core_kinds.metadata import CREATED, base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import RecordSchema, optional_string, string_list
 
 _ROLE_LABEL_PREFIX = "node-role.kubernetes.io/"
@@ -81,7 +81,13 @@ NAMESPACE = ResourceKind(
     extract=extract_namespace,
     schema=NamespaceSchema,
     display=DisplayHints(
-        category="Cluster", columns=("name", "phase", "k8s_created_at"), status_field="phase"
+        category="Cluster",
+        columns=(
+            "name",
+            Column("phase", "status", good=("Active",), warn=("Terminating",)),
+            CREATED,
+        ),
+        status_field="phase",
     ),
 )
 
@@ -96,8 +102,14 @@ NODE = ResourceKind(
     schema=NodeSchema,
     display=DisplayHints(
         category="Cluster",
-        columns=("name", "status", "roles", "kubelet_version", "cpu_capacity", "memory_capacity"),
+        columns=(
+            "name",
+            Column("status", "status", good=("Ready",), bad=("NotReady",)),
+            Column("roles", "list"),
+            "kubelet_version",
+            Column("cpu_capacity", "quantity", label="cpu"),
+            Column("memory_capacity", "quantity", label="memory"),
+        ),
         status_field="status",
-        icon="server",
     ),
 )

@@ -28,8 +28,8 @@ import hmac
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, Extractor, RawObject, Record, ResourceKind
-from obsyk_plugins.core_kinds.metadata import base_record, set_if
+from obsyk_core.kinds import Column, DisplayHints, Extractor, RawObject, Record, ResourceKind
+from obsyk_plugins.core_kinds.metadata import CREATED, base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     NamespacedRecordSchema,
     optional_boolean,
@@ -156,8 +156,13 @@ CONFIGMAP = ResourceKind(
     data_hash_extractor=make_configmap_extractor,
     display=DisplayHints(
         category="Config",
-        columns=("name", "namespace", "data_keys", "immutable", "k8s_created_at"),
-        status_field=None,
+        columns=(
+            "name",
+            "namespace",
+            Column("data_keys", "list", label="keys"),
+            Column("immutable", "boolean"),
+            CREATED,
+        ),
     ),
 )
 
@@ -173,8 +178,6 @@ SECRET = ResourceKind(
     data_hash_extractor=make_secret_extractor,
     display=DisplayHints(
         category="Config",
-        columns=("name", "namespace", "type", "data_keys", "k8s_created_at"),
-        status_field=None,
-        icon="lock",
+        columns=("name", "namespace", "type", Column("data_keys", "list", label="keys"), CREATED),
     ),
 )

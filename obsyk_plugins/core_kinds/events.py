@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
+from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
 from obsyk_plugins.core_kinds.metadata import rfc3339_utc, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     LenientSchema,
@@ -97,9 +97,9 @@ EVENT = ResourceKind(
     display=DisplayHints(
         category="Events",
         columns=(
-            "last_timestamp",
+            Column("last_timestamp", "time", label="last seen"),
             "namespace",
-            "type",
+            Column("type", "status", good=("Normal",), bad=("Warning",)),
             "reason",
             "involved_object.kind",
             "involved_object.name",

@@ -23,7 +23,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from obsyk_core.kinds import RawObject, Record
+from obsyk_core.kinds import Column, RawObject, Record
+
+#: The table column every kind with metadata shows last: when the object was created.
+CREATED = Column("k8s_created_at", "time", label="created")
 
 _DROPPED_DOMAIN = "kubernetes.io"
 _DROPPED_SUFFIX = ".kubernetes.io"

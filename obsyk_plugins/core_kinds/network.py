@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
-from obsyk_plugins.core_kinds.metadata import base_record, match_labels, set_if
+from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
+from obsyk_plugins.core_kinds.metadata import CREATED, base_record, match_labels, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     IntOrString,
     LenientSchema,
@@ -161,8 +161,7 @@ SERVICE = ResourceKind(
     schema=ServiceSchema,
     display=DisplayHints(
         category="Network",
-        columns=("name", "namespace", "service_type", "cluster_ip", "k8s_created_at"),
-        status_field=None,
+        columns=("name", "namespace", "service_type", "cluster_ip", CREATED),
     ),
 )
 
@@ -177,8 +176,13 @@ INGRESS = ResourceKind(
     schema=IngressSchema,
     display=DisplayHints(
         category="Network",
-        columns=("name", "namespace", "ingress_class_name", "load_balancer_ips", "k8s_created_at"),
-        status_field="load_balancer_ips",
+        columns=(
+            "name",
+            "namespace",
+            Column("ingress_class_name", label="class"),
+            Column("load_balancer_ips", "list", label="addresses"),
+            CREATED,
+        ),
     ),
 )
 
@@ -193,7 +197,12 @@ NETWORK_POLICY = ResourceKind(
     schema=NetworkPolicySchema,
     display=DisplayHints(
         category="Network",
-        columns=("name", "namespace", "policy_types", "ingress_rules", "egress_rules"),
-        status_field=None,
+        columns=(
+            "name",
+            "namespace",
+            Column("policy_types", "list"),
+            Column("ingress_rules", "quantity"),
+            Column("egress_rules", "quantity"),
+        ),
     ),
 )

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
-from obsyk_plugins.core_kinds.metadata import base_record, set_if
+from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
+from obsyk_plugins.core_kinds.metadata import CREATED, base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     LenientSchema,
     NamespacedRecordSchema,
@@ -248,8 +248,20 @@ POD = ResourceKind(
     schema=PodSchema,
     display=DisplayHints(
         category="Workloads",
-        columns=("name", "namespace", "phase", "node_name", "pod_ip", "k8s_created_at"),
+        columns=(
+            "name",
+            "namespace",
+            Column(
+                "phase",
+                "status",
+                good=("Running", "Succeeded"),
+                warn=("Pending", "Unknown"),
+                bad=("Failed",),
+            ),
+            Column("node_name", label="node"),
+            "pod_ip",
+            CREATED,
+        ),
         status_field="phase",
-        icon="cube",
     ),
 )

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
-from obsyk_plugins.core_kinds.metadata import base_record, set_if
+from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
+from obsyk_plugins.core_kinds.metadata import CREATED, base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     LenientSchema,
     NamespacedRecordSchema,
@@ -129,9 +129,9 @@ def _rbac_kind(
     extract: Callable[[RawObject], Record],
     schema: type[RecordSchema],
 ) -> ResourceKind:
-    columns: tuple[str, ...] = ("name", "namespace") if namespaced else ("name",)
+    columns: tuple[Column | str, ...] = ("name", "namespace") if namespaced else ("name",)
     if schema is RoleSchema:
-        columns += ("rule_count", "resources")
+        columns += (Column("rule_count", "quantity", label="rules"), Column("resources", "list"))
     else:
         columns += ("role_ref.kind", "role_ref.name")
     return ResourceKind(
@@ -143,7 +143,7 @@ def _rbac_kind(
         snapshot_key=key,
         extract=extract,
         schema=schema,
-        display=DisplayHints(category="RBAC", columns=(*columns, "k8s_created_at")),
+        display=DisplayHints(category="RBAC", columns=(*columns, CREATED)),
     )
 
 
@@ -158,7 +158,12 @@ SERVICE_ACCOUNT = ResourceKind(
     schema=ServiceAccountSchema,
     display=DisplayHints(
         category="RBAC",
-        columns=("name", "namespace", "automount_service_account_token", "k8s_created_at"),
+        columns=(
+            "name",
+            "namespace",
+            Column("automount_service_account_token", "boolean", label="automount token"),
+            CREATED,
+        ),
     ),
 )
 ROLE = _rbac_kind("Role", "roles", True, "roles", extract_role, RoleSchema)

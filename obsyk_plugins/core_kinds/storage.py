@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
+from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
 from obsyk_plugins.core_kinds.metadata import base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     NamespacedRecordSchema,
@@ -47,8 +47,13 @@ PERSISTENT_VOLUME_CLAIM = ResourceKind(
     schema=PersistentVolumeClaimSchema,
     display=DisplayHints(
         category="Storage",
-        columns=("name", "namespace", "phase", "storage_request", "storage_class_name"),
+        columns=(
+            "name",
+            "namespace",
+            Column("phase", "status", good=("Bound",), warn=("Pending",), bad=("Lost",)),
+            Column("storage_request", "quantity", label="size"),
+            Column("storage_class_name", label="storage class"),
+        ),
         status_field="phase",
-        icon="database",
     ),
 )

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from obsyk_core.kinds import DisplayHints, RawObject, Record, ResourceKind
+from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
 from obsyk_plugins.core_kinds.metadata import (
+    CREATED,
     base_record,
     first_container_image,
     match_labels,
@@ -164,6 +165,9 @@ class CronJobSchema(NamespacedRecordSchema):
 
 # ----------------------------------------------------------------- kinds
 
+#: Ready out of desired, the first thing to read about a replicated workload.
+_REPLICAS = (Column("ready_replicas", "quantity", label="ready"), Column("replicas", "quantity"))
+
 DEPLOYMENT = ResourceKind(
     kind="Deployment",
     group="apps",
@@ -175,7 +179,14 @@ DEPLOYMENT = ResourceKind(
     schema=DeploymentSchema,
     display=DisplayHints(
         category="Workloads",
-        columns=("name", "namespace", "ready_replicas", "replicas", "image", "k8s_created_at"),
+        columns=(
+            "name",
+            "namespace",
+            *_REPLICAS,
+            Column("available_replicas", "quantity", label="available"),
+            "image",
+            CREATED,
+        ),
         status_field="available_replicas",
     ),
 )
@@ -191,7 +202,7 @@ STATEFULSET = ResourceKind(
     schema=StatefulSetSchema,
     display=DisplayHints(
         category="Workloads",
-        columns=("name", "namespace", "ready_replicas", "replicas", "image", "k8s_created_at"),
+        columns=("name", "namespace", *_REPLICAS, "image", CREATED),
         status_field="ready_replicas",
     ),
 )
@@ -210,10 +221,10 @@ DAEMONSET = ResourceKind(
         columns=(
             "name",
             "namespace",
-            "desired_number_scheduled",
-            "number_ready",
+            Column("desired_number_scheduled", "quantity", label="desired"),
+            Column("number_ready", "quantity", label="ready"),
             "image",
-            "k8s_created_at",
+            CREATED,
         ),
         status_field="number_ready",
     ),
@@ -230,7 +241,14 @@ JOB = ResourceKind(
     schema=JobSchema,
     display=DisplayHints(
         category="Workloads",
-        columns=("name", "namespace", "succeeded", "completions", "owner_ref", "start_time"),
+        columns=(
+            "name",
+            "namespace",
+            Column("succeeded", "quantity"),
+            Column("completions", "quantity"),
+            Column("owner_ref", label="owner"),
+            Column("start_time", "time", label="started"),
+        ),
         status_field="succeeded",
     ),
 )
@@ -246,7 +264,13 @@ CRONJOB = ResourceKind(
     schema=CronJobSchema,
     display=DisplayHints(
         category="Workloads",
-        columns=("name", "namespace", "schedule", "suspend", "last_schedule_time"),
+        columns=(
+            "name",
+            "namespace",
+            "schedule",
+            Column("suspend", "boolean", label="suspended"),
+            Column("last_schedule_time", "time", label="last scheduled"),
+        ),
         status_field="suspend",
     ),
 )

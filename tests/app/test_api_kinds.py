@@ -12,7 +12,7 @@ from agent_wire import User
 from app_support import embedded_config, new_org, new_user_token
 from flask import Flask
 
-from obsyk_core.kinds import CATEGORIES, DisplayHints, KindRegistry, ResourceKind
+from obsyk_core.kinds import CATEGORIES, Column, DisplayHints, KindRegistry, ResourceKind
 from obsyk_core.plugins import build_plugin_manager, hookimpl
 from obsyk_plugins.core_kinds import CORE_KINDS
 from reference_app import create_app
@@ -38,12 +38,39 @@ def test_lists_the_core_kinds_with_their_display_hints(embedded_app: Flask) -> N
         assert item["snapshot_key"] == declared.snapshot_key
         assert item["display"] == {
             "category": declared.display.category,
-            "columns": list(declared.display.columns),
+            "columns": [_column_json(column) for column in declared.display.columns],
             "status_field": declared.display.status_field,
-            "icon": declared.display.icon,
         }
     assert listed["Deployment"]["api_version"] == "apps/v1" and listed["Pod"]["api_version"] == "v1"
-    assert listed["Pod"]["display"]["status_field"] == "phase"
+    pod = listed["Pod"]["display"]
+    assert pod["status_field"] == "phase"
+    [phase] = [column for column in pod["columns"] if column["field"] == "phase"]
+    assert phase == {
+        "field": "phase",
+        "type": "status",
+        "label": "phase",
+        "good": ["Running", "Succeeded"],
+        "warn": ["Pending", "Unknown"],
+        "bad": ["Failed"],
+    }
+    created = pod["columns"][-1]
+    assert (created["field"], created["type"], created["label"]) == (
+        "k8s_created_at",
+        "time",
+        "created",
+    )
+
+
+def _column_json(column: Column | str) -> dict[str, Any]:
+    assert isinstance(column, Column)
+    return {
+        "field": column.field,
+        "type": column.type,
+        "label": column.label,
+        "good": list(column.good),
+        "warn": list(column.warn),
+        "bad": list(column.bad),
+    }
 
 
 def test_kinds_come_category_by_category(embedded_app: Flask) -> None:
@@ -94,7 +121,11 @@ def test_a_plugin_kind_is_listed_like_a_core_kind(app_with_plugin_kind: Flask) -
     assert len(listed) == 21
     certificate = listed["Certificate"]
     assert certificate["api_version"] == "cert-manager.io/v1"
-    assert certificate["display"]["columns"] == ["name", "issuer.name"]
+    # Plain field names are text columns, headed by the field's words.
+    assert [(c["field"], c["type"], c["label"]) for c in certificate["display"]["columns"]] == [
+        ("name", "text", "name"),
+        ("issuer.name", "text", "issuer name"),
+    ]
     assert certificate["display"]["status_field"] is None
 
 

@@ -141,11 +141,6 @@ def sign_in(page: Page, token: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def heading(column: str) -> str:
-    """A column's heading as shown (CSS capitalises it): ``k8s_created_at`` -> ``created``."""
-    return column.removeprefix("k8s_").removesuffix("_at").replace("_", " ").replace(".", " ")
-
-
 def row_names(page: Page) -> list[str]:
     return page.locator("table.resources a.resource-name").all_text_contents()
 
@@ -182,11 +177,8 @@ def test_pods_are_paged_and_filtered_by_namespace_and_labels(
     assert len(all_pods) > 100 and len(in_namespace) > len(expected) > 0
     deployments = server.resources(kind="Deployment")
     [deployment_kind] = [k for k in server.api("/kinds")["items"] if k["kind"] == "Deployment"]
-    display = deployment_kind["display"]
-    # The hints' columns, then the status field when they do not already show it.
-    deployment_columns = list(display["columns"])
-    if display["status_field"] not in deployment_columns:
-        deployment_columns.append(display["status_field"])
+    # The hints' columns, each under its declared label.
+    deployment_headings = [column["label"] for column in deployment_kind["display"]["columns"]]
 
     sign_in(page, server.token)
     page.get_by_role("link", name="demo-cluster").click()
@@ -194,9 +186,7 @@ def test_pods_are_paged_and_filtered_by_namespace_and_labels(
     expect(page.get_by_label("Kind")).to_have_value("Pod")
     page.get_by_label("Kind").select_option("Deployment")
     expect(page.locator("table.resources tbody tr")).to_have_count(len(deployments))
-    expect(page.locator("table.resources th")).to_have_text(
-        [heading(column) for column in deployment_columns]
-    )
+    expect(page.locator("table.resources th")).to_have_text(deployment_headings)
     page.get_by_label("Kind").select_option("Pod")
     # The first page holds 100 pods; "Load more" fetches the rest.
     expect(page.locator("table.resources tbody tr")).to_have_count(100)
@@ -206,9 +196,14 @@ def test_pods_are_paged_and_filtered_by_namespace_and_labels(
     # The Pod kind's display hints: its columns, and its status field (phase) as a pill.
     headings = page.locator("table.resources th").all_text_contents()
     assert headings[:3] == ["name", "namespace", "phase"]
-    expect(page.locator("table.resources td.status .pill").first).to_have_text(
-        all_pods[0]["object"]["phase"]
-    )
+    first_phase = all_pods[0]["object"]["phase"]
+    first_pill = page.locator("table.resources td.status .pill").first
+    expect(first_pill).to_have_text(first_phase)
+    # Coloured by the words the Pod kind declares for its phase column, not guessed.
+    [pod_kind] = [k for k in server.api("/kinds")["items"] if k["kind"] == "Pod"]
+    [phase] = [c for c in pod_kind["display"]["columns"] if c["field"] == "phase"]
+    tone = next((t for t in ("good", "warn", "bad") if first_phase in phase[t]), "neutral")
+    expect(first_pill).to_have_class(f"pill pill-{tone}")
 
     page.get_by_label("Namespace").fill(namespace)
     page.get_by_role("button", name="Apply").click()

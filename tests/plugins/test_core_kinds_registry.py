@@ -7,7 +7,7 @@ import types
 import pytest
 
 import obsyk_plugins.core_kinds as core_kinds
-from obsyk_core.kinds import CATEGORIES, DuplicateKindError, KindRegistry, ResourceKind
+from obsyk_core.kinds import CATEGORIES, Column, DuplicateKindError, KindRegistry, ResourceKind
 from obsyk_core.plugins import build_plugin_manager, hookimpl
 from obsyk_plugins.core_kinds.pods import POD
 
@@ -57,7 +57,8 @@ def test_every_kind_is_attributed_to_the_plugin_and_has_display_hints(
     for kind in core_registry:
         assert kind.plugin == "obsyk_plugins.core_kinds"
         assert kind.display.category in CATEGORIES
-        assert kind.display.columns[0] in {"name", "last_timestamp"}
+        first = kind.display.columns[0]
+        assert isinstance(first, Column) and first.field in {"name", "last_timestamp"}
 
 
 def test_the_plugin_loads_through_its_entry_point() -> None:

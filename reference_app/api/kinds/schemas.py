@@ -4,19 +4,44 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from obsyk_core.kinds import CATEGORIES, COLUMN_TYPES
+
+
+class ColumnSchema(ma.Schema):
+    field = ma.fields.String(
+        metadata={"description": "Record field; a dotted path reaches into nested objects"}
+    )
+    type = ma.fields.String(
+        metadata={
+            "description": "How the value renders",
+            "enum": list(COLUMN_TYPES),
+        }
+    )
+    label = ma.fields.String(metadata={"description": "The column's heading"})
+    good = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "status columns: values shown as healthy (case ignored)"},
+    )
+    warn = ma.fields.List(
+        ma.fields.String(), metadata={"description": "status columns: values worth a look"}
+    )
+    bad = ma.fields.List(
+        ma.fields.String(), metadata={"description": "status columns: values shown as failing"}
+    )
+
 
 class DisplayHintsSchema(ma.Schema):
     category = ma.fields.String(
-        metadata={"description": "Workloads, Network, Config, Storage, RBAC, Cluster or Events"}
+        metadata={"description": "The kind's group", "enum": list(CATEGORIES)}
     )
     columns = ma.fields.List(
-        ma.fields.String(),
-        metadata={"description": "Record fields for a table; dotted paths reach into objects"},
+        ma.fields.Nested(ColumnSchema),
+        metadata={"description": "The resource table's columns, in order"},
     )
     status_field = ma.fields.String(
-        allow_none=True, metadata={"description": "Record field summarising health, if any"}
+        allow_none=True,
+        metadata={"description": "Record field summarising health, if any (one of the columns)"},
     )
-    icon = ma.fields.String(allow_none=True)
 
 
 class KindSchema(ma.Schema):

@@ -49,18 +49,40 @@ export function timeAgo(iso) {
   return h("time", { datetime: iso, title: iso }, relative.format(Math.round(seconds / size), unit));
 }
 
-const GOOD = new Set(["running", "succeeded", "ready", "true", "active", "bound", "available", "connected", "complete", "normal"]);
-const WARN = new Set(["pending", "terminating", "unknown", "released", "progressing"]);
+// The platform's own words (cluster status, history changes).  A kind's status
+// column brings its own words from its display hints: nothing here guesses them.
+const PLATFORM_WORDS = {
+  good: ["connected"],
+  warn: ["pending"],
+  bad: ["disconnected", "deleted"],
+};
 
 // A status value as a coloured pill; the colour is a hint, the text says it all.
-export function pill(value) {
+export function pill(value, words = PLATFORM_WORDS) {
   const text = display(value);
   const word = text.toLowerCase();
-  let tone = "neutral";
-  if (GOOD.has(word)) tone = "good";
-  else if (WARN.has(word)) tone = "warn";
-  else if (["failed", "false", "disconnected", "lost", "warning", "error", "deleted"].includes(word)) tone = "bad";
+  const has = (tone) => (words[tone] ?? []).some((w) => w.toLowerCase() === word);
+  const tone = ["good", "warn", "bad"].find(has) ?? "neutral";
   return h("span", { class: `pill pill-${tone}` }, text);
+}
+
+// A record value as its column declares (display hints' column types).
+export function rendered(column, value) {
+  if (value === undefined || value === null || value === "") return display(value);
+  switch (column.type) {
+    case "status":
+      return pill(value, column);
+    case "time":
+      return typeof value === "string" ? timeAgo(value) : display(value);
+    case "list":
+      return Array.isArray(value) ? value.map(display).join(", ") : display(value);
+    case "boolean":
+      return value === true ? "yes" : value === false ? "no" : display(value);
+    case "quantity":
+      return typeof value === "number" ? value.toLocaleString("en") : display(value);
+    default:
+      return display(value);
+  }
 }
 
 export function plural(count, noun) {

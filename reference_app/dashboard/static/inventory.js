@@ -2,7 +2,7 @@
 // by namespace, name and labels; the table's columns are the kind's display hints.
 
 import { get, path } from "./api.js";
-import { display, h, pill, plural, timeAgo, valueAt } from "./dom.js";
+import { h, pill, plural, rendered, valueAt } from "./dom.js";
 import { pager } from "./pager.js";
 
 const FILTERS = ["kind", "namespace", "q", "label_selector"];
@@ -18,27 +18,19 @@ export function resourceHash(clusterId, uid) {
   return `#${path("clusters", clusterId, "resources", uid)}`;
 }
 
-// Columns to show: the kind's hints, led by the name (a link) and ending with its status field.
+// Columns to show: the kind's declared columns, led by the name (a link).
 function columnsOf(kind) {
   const columns = [...kind.display.columns];
-  if (!columns.includes("name")) columns.unshift("name");
-  const status = kind.display.status_field;
-  if (status && !columns.includes(status)) columns.push(status);
+  if (!columns.some((column) => column.field === "name")) columns.unshift({ field: "name", type: "text", label: "name" });
   return columns;
 }
 
-function heading(column) {
-  return column.replace(/^k8s_/, "").replace(/_at$/, "").replaceAll(/[._]/g, " ");
-}
-
 function cell(clusterId, kind, column, resource) {
-  const value = valueAt(resource.object, column);
-  if (column === "name") {
+  if (column.field === "name") {
     return h("td", {}, h("a", { href: resourceHash(clusterId, resource.uid), class: "resource-name" }, resource.name));
   }
-  if (column === kind.display.status_field) return h("td", { class: "status" }, pill(value));
-  if (column.endsWith("_at") && typeof value === "string") return h("td", {}, timeAgo(value));
-  return h("td", {}, display(value));
+  const value = valueAt(resource.object, column.field);
+  return h("td", { class: column.type === "status" ? "status" : column.type }, rendered(column, value));
 }
 
 function kindPicker(kinds, counts, selected) {
@@ -116,7 +108,7 @@ export async function inventory(clusterId, context) {
     filterForm(clusterId, kinds, counts, filters, namespaceList.items.map((ns) => ns.name)),
     h("p", { class: "muted" }, `${kind.api_version} ${kind.kind}: ${plural(counts[kind.kind] ?? 0, "live resource")} in the cluster${filtered ? "; showing those that match" : ""}.`),
     first.items.length
-      ? h("table", { class: "data resources" }, h("thead", {}, h("tr", {}, columns.map((column) => h("th", {}, heading(column))))), body)
+      ? h("table", { class: "data resources" }, h("thead", {}, h("tr", {}, columns.map((column) => h("th", {}, column.label)))), body)
       : h("p", { class: "empty" }, `No ${kind.kind} matches.`),
     more,
   );

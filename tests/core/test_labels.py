@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from obsyk_core.labels import (
+    MAX_CLAUSES,
     LabelRequirement,
     LabelSelectorError,
     matches_all,
@@ -91,3 +92,28 @@ LABELS = {"app": "web", "tier": "frontend"}
 )
 def test_matching(text: str, labels: dict[str, str], matches: bool) -> None:
     assert matches_all(labels, parse_label_selector(text)) is matches
+
+
+def test_a_selector_has_at_most_fifty_clauses() -> None:
+    assert len(parse_label_selector(",".join(f"k{i}=v" for i in range(MAX_CLAUSES)))) == 50
+    with pytest.raises(LabelSelectorError, match="more than 50 clauses"):
+        parse_label_selector(",".join(f"k{i}=v" for i in range(MAX_CLAUSES + 1)))
+
+
+@pytest.mark.timeout(5)
+def test_white_space_cannot_make_parsing_quadratic() -> None:
+    # Two adjacent optional runs of spaces used to be tried in every split: 2 x 3,900
+    # spaces cost 170 ms, so 2 x 200,000 would take minutes.  Linear parsing refuses it
+    # at once, and the message does not echo the whole text.
+    text = " " * 200_000 + "app" + " " * 200_000 + "!"
+    with pytest.raises(LabelSelectorError) as refused:
+        parse_label_selector(text)
+    assert len(str(refused.value)) < 200
+
+
+def test_spaces_around_clauses_are_allowed() -> None:
+    assert parse_label_selector("  app = web ,  ! legacy , tier in ( a , b )  ") == (
+        LabelRequirement("app", "in", ("web",)),
+        LabelRequirement("legacy", "!exists"),
+        LabelRequirement("tier", "in", ("a", "b")),
+    )

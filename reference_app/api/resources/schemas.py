@@ -32,7 +32,10 @@ class ResourceFilterArgsSchema(ma.Schema):
     name = ma.fields.String(metadata={"description": "Name prefix"})
     q = ma.fields.String(metadata={"description": "Substring of the name"})
     label_selector = LabelSelectorField(
-        metadata={"description": "Kubernetes label selector: `a=b,c!=d,e in (f,g),h,!i`"}
+        metadata={
+            "description": "Kubernetes label selector: `a=b,c!=d,e in (f,g),h,!i` "
+            "(at most 50 clauses)"
+        }
     )
     include_deleted = ma.fields.Boolean(load_default=False)
     as_of = ma.fields.AwareDateTime(

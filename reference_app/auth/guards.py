@@ -1,10 +1,13 @@
-"""View decorators that say who may call an endpoint.
+"""The guards: every caller is authenticated and authorized before a view runs.
 
+``@requires(Permission.X)`` admits a person, signed in with a session cookie
+(the dashboard) or holding a personal API token (``obsyk_pat_...``), whose
+role in their current org has the permission (:mod:`reference_app.auth.policy`);
 ``@agent_required`` admits an operator holding an access token from
-``POST /oauth/token``; ``@user_required(min_role=...)`` admits a person holding a
-personal API token (``obsyk_pat_...``) whose org role is at least ``min_role``.
-Both answer 401 (with ``WWW-Authenticate``) when the token is missing or
-invalid; ``user_required`` answers 403 when the role is too weak.
+``POST /oauth/token``.  Both answer 401 (with ``WWW-Authenticate``) when the
+credential is missing or invalid; ``requires`` answers 403 when the role lacks
+the permission, and, under session auth, 403 ``csrf_failed`` for an unsafe
+method without the CSRF header.
 """
 
 from __future__ import annotations
@@ -12,29 +15,28 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast, overload
+from typing import Any, Literal, TypeVar, cast
 
 from flask import g, request
 
-from obsyk_core.storage import ROLES, ApiToken, Membership, Role
+from obsyk_core.storage import Role
 from reference_app.auth.access_tokens import AgentPrincipal, InvalidAccessToken
 from reference_app.auth.api_tokens import hash_token, looks_like_api_token
+from reference_app.auth.policy import Permission, allows, weakest_role_with
 from reference_app.errors import ApiError
 from reference_app.state import get_state
 
 __all__ = [
     "AgentPrincipal",
+    "Permission",
     "UserPrincipal",
     "agent_required",
     "current_agent",
     "current_user",
-    "read_as_user",
-    "role_at_least",
-    "user_required",
+    "requires",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +48,12 @@ class UserPrincipal:
     role: Role
     #: The personal API token used (its id), for audit trails.
     token_id: str | None = None
+    #: The hashed id of the browser session used, when signed in with a cookie.
+    session_id: str | None = None
 
-
-def role_at_least(role: Role, minimum: Role) -> bool:
-    return ROLES.index(role) >= ROLES.index(minimum)
+    @property
+    def auth(self) -> Literal["session", "token"]:
+        return "session" if self.session_id is not None else "token"
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -92,55 +96,58 @@ def api_token_hash() -> str:
     return hash_token(token)
 
 
-def user_of_token(
-    found: tuple[ApiToken, Membership] | None, token_hash: str, min_role: Role
-) -> UserPrincipal:
-    """The caller, from ``authenticate_api_token``'s answer; 401 or 403 when refused."""
-    if found is None:
-        # Refused: one more look (on this rare path only) tells which answer to give.
-        if get_state().storage.find_api_token(token_hash) is None:
-            raise _unauthorized("The API token is unknown or was revoked.")
-        raise ApiError(403, "You are no longer a member of this organization.", code="forbidden")
-    record, membership = found
-    if not role_at_least(membership.role, min_role):
-        raise ApiError(
-            403,
-            f"This needs the {min_role} role or higher; you are {membership.role}.",
-            code="forbidden",
-        )
-    return UserPrincipal(record.org_id, record.user_id, membership.role, record.id)
+def authenticate_token() -> UserPrincipal:
+    """The holder of the request's personal API token, with their current role; 401 if none.
 
-
-def authenticate_user(min_role: Role = "viewer") -> UserPrincipal:
-    # One storage call (one query on SQL) per request, never cached: a revoked
-    # token or a changed role takes effect on the next request.
+    One storage call (one query on SQL) per request, never cached: a revoked
+    token, a removed member or a changed role takes effect on the next request.
+    """
     token_hash = api_token_hash()
     found = get_state().storage.authenticate_api_token(token_hash)
-    return user_of_token(found, token_hash, min_role)
+    if found is None:
+        raise _unauthorized("The API token is unknown or was revoked.")
+    record, membership = found
+    return UserPrincipal(record.org_id, record.user_id, membership.role, token_id=record.id)
 
 
-def read_as_user(read: Callable[[str], tuple[tuple[ApiToken, Membership] | None, T]]) -> T:
-    """Run ``read(token_hash)``, which checks the token along with its read, as the caller.
+def authenticate_person() -> UserPrincipal:
+    """The person calling: by bearer token when one is sent, else by session cookie."""
+    return authenticate_token()
 
-    For views guarded by ``user_required(with_read=True)``: ``read`` answers
-    ``(authenticate_api_token's answer, its value)``, e.g. in one statement;
-    the value is returned only once the token, membership and role pass.
+
+def authorize(user: UserPrincipal, permission: Permission) -> None:
+    """403 unless the policy lets ``user``'s role do ``permission``."""
+    if not allows(user.role, permission):
+        needed = weakest_role_with(permission)
+        raise ApiError(
+            403, f"This needs the {needed} role or higher; you are {user.role}.", code="forbidden"
+        )
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """The one guard of the people's API: the caller is authenticated and authorized first.
+
+    Before the view (and its argument parsing) runs, on every request: a caller
+    who is not signed in gets 401, one whose role lacks ``permission`` 403, and
+    the view never runs for either.  The view finds its caller with
+    :func:`current_user`.  The permission is kept on the view
+    (``obsyk_permission``) so tests can check that every route declares one.
     """
-    token_hash, min_role = g.pending_user
-    found, value = read(token_hash)
-    g.pending_user = None  # checked, whatever the answer: never twice
-    g.user = user_of_token(found, token_hash, min_role)
-    return value
+    if not isinstance(permission, Permission):
+        raise TypeError(f"requires() takes a Permission, not {permission!r}")
 
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = authenticate_person()
+            authorize(user, permission)
+            g.user = user
+            return view(*args, **kwargs)
 
-def _confirm_pending_user() -> None:
-    """Check the token now unless :func:`read_as_user` did (refusals raise)."""
-    pending: tuple[str, Role] | None = g.get("pending_user")
-    if pending is not None and g.get("user") is None:
-        g.pending_user = None
-        token_hash, min_role = pending
-        found = get_state().storage.authenticate_api_token(token_hash)
-        g.user = user_of_token(found, token_hash, min_role)
+        wrapper.obsyk_permission = permission  # type: ignore[attr-defined]
+        return cast(F, wrapper)
+
+    return decorate
 
 
 def agent_required(view: F) -> F:
@@ -154,50 +161,6 @@ def agent_required(view: F) -> F:
     return cast(F, wrapper)
 
 
-@overload
-def user_required(view: F, /) -> F: ...
-@overload
-def user_required(*, min_role: Role = "viewer", with_read: bool = False) -> Callable[[F], F]: ...
-
-
-def user_required(
-    view: F | None = None, /, *, min_role: Role = "viewer", with_read: bool = False
-) -> Any:
-    """Admit people with a personal API token and at least ``min_role`` in its org.
-
-    Usable bare (``@user_required``) or with a role (``@user_required(min_role="admin")``);
-    the view finds its caller with :func:`current_user`.  ``with_read=True``
-    leaves the token check to the view, to send it with its first read
-    (:func:`read_as_user`: one round trip instead of two); a missing or
-    malformed token is still refused first, the check still happens before
-    any other refusal (a 422 for bad arguments) and before any answer, and
-    :func:`current_user` makes it if the view asks first.
-    """
-    if min_role not in ROLES:
-        raise ValueError(f"min_role must be one of {ROLES}, not {min_role!r}")
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            g.user = authenticate_user(min_role)
-            return func(*args, **kwargs)
-
-        @functools.wraps(func)
-        def reading_wrapper(*args: Any, **kwargs: Any) -> Any:
-            g.pending_user = (api_token_hash(), min_role)
-            try:
-                response = func(*args, **kwargs)
-            except Exception:
-                _confirm_pending_user()  # a bad token answers 401/403, not the view's refusal
-                raise
-            _confirm_pending_user()  # a view that read nothing answers only a good token too
-            return response
-
-        return cast(F, reading_wrapper if with_read else wrapper)
-
-    return decorate(view) if view is not None else decorate
-
-
 def current_agent() -> AgentPrincipal:
     """The operator of this request (inside an ``@agent_required`` view)."""
     agent: AgentPrincipal | None = g.get("agent")
@@ -207,9 +170,8 @@ def current_agent() -> AgentPrincipal:
 
 
 def current_user() -> UserPrincipal:
-    """The person of this request (inside a ``@user_required`` view)."""
-    _confirm_pending_user()  # under user_required(with_read=True), before its read
+    """The person of this request (inside a ``@requires(...)`` view)."""
     user: UserPrincipal | None = g.get("user")
     if user is None:
-        raise RuntimeError("current_user() outside a @user_required view")
+        raise RuntimeError("current_user() outside a @requires(...) view")
     return user

@@ -116,8 +116,11 @@ def test_listing_checks_the_token_on_every_request(app: Flask, client: FlaskClie
     _listing_answers(app, client)
 
 
-def test_a_postgresql_listing_checks_the_token_in_its_own_statement(postgres_app: Flask) -> None:
-    """On PostgreSQL a listing is one statement: token check and rows together."""
+def test_a_postgresql_listing_is_the_guards_check_then_the_read(postgres_app: Flask) -> None:
+    """The guard checks the token before the view; the view then reads the rows.
+
+    Two statements once the process knows the cluster's org (the first request looks it up).
+    """
     state = get_state(postgres_app)
     client = postgres_app.test_client()
     _listing_answers(postgres_app, client)
@@ -131,13 +134,15 @@ def test_a_postgresql_listing_checks_the_token_in_its_own_statement(postgres_app
     def count_statements(dbapi_connection: Any, *rest: Any) -> None:
         dbapi_connection.cursor_factory = CountingCursor
 
+    path = f"/api/v1/clusters/{keys.cluster.id}/agents"
+    assert me.get(path, kind="Pod").status_code == 200  # the cluster's org is now known
     engine = state.storage.engine  # type: ignore[attr-defined]
     event.listen(engine, "checkout", count_statements)
     CountingCursor.sent = []
     try:
-        response = me.get(f"/api/v1/clusters/{keys.cluster.id}/agents", kind="Pod")
+        response = me.get(path, kind="Pod")
     finally:
         event.remove(engine, "checkout", count_statements)
     assert [item["name"] for item in response.get_json()["items"]] == ["q"]
-    assert len(CountingCursor.sent) == 1
-    assert "api_tokens" in CountingCursor.sent[0] and "FROM resources" in CountingCursor.sent[0]
+    assert len(CountingCursor.sent) == 2
+    assert "api_tokens" in CountingCursor.sent[0] and "FROM resources" in CountingCursor.sent[1]

@@ -15,14 +15,17 @@ from flask.testing import FlaskClient
 from obsyk_core.storage import Organization
 from reference_app.auth.api_tokens import hash_token
 from reference_app.auth.guards import (
+    Permission,
     agent_required,
     current_agent,
     current_user,
-    read_as_user,
-    user_required,
+    requires,
 )
 from reference_app.errors import abort_json
 from reference_app.state import get_state
+
+#: Calls of the probe views' bodies: a refused caller must never add one.
+RAN: list[str] = []
 
 
 def _probe_blueprint() -> Blueprint:
@@ -30,34 +33,23 @@ def _probe_blueprint() -> Blueprint:
     blp = Blueprint("guard_probe", __name__)
 
     @blp.get("/probe/viewer")
-    @user_required
+    @requires(Permission.READ_INVENTORY)
     def viewer() -> dict[str, Any]:
+        RAN.append("viewer")
         user = current_user()
         return {"org": user.org_id, "user": user.user_id, "role": user.role}
 
     @blp.get("/probe/admin")
-    @user_required(min_role="admin")
+    @requires(Permission.MANAGE_CLUSTERS)
     def admin() -> dict[str, Any]:
+        RAN.append("admin")
         return {"role": current_user().role}
 
-    @blp.get("/probe/reading")
-    @user_required(min_role="member", with_read=True)
-    def reading() -> dict[str, Any]:
-        def read(token_hash: str) -> tuple[Any, str]:
-            return get_state().storage.authenticate_api_token(token_hash), "read"
-
-        value = read_as_user(read)
-        return {"value": value, "role": current_user().role}
-
-    @blp.get("/probe/reading-nothing")
-    @user_required(with_read=True)
-    def reading_nothing() -> dict[str, Any]:
-        return {"answered": True}
-
-    @blp.get("/probe/reading-refuses")
-    @user_required(with_read=True)
-    def reading_refuses() -> dict[str, Any]:
-        abort_json(422, "Refused before reading.", code="invalid_arguments")
+    @blp.post("/probe/refuses")
+    @requires(Permission.MANAGE_OWN_TOKENS)
+    def refuses() -> dict[str, Any]:
+        RAN.append("refuses")
+        abort_json(422, "Refused by the view.", code="invalid_arguments")
 
     @blp.get("/probe/agent")
     @agent_required
@@ -152,27 +144,40 @@ def test_revoked_api_token_is_401(
     assert_error(client.get("/probe/viewer", headers=bearer(token)), 401)
 
 
-def test_a_view_checking_the_token_with_its_read_answers_only_good_tokens(
+def test_no_view_code_runs_for_a_refused_caller(
     app: Flask, client: FlaskClient, org: Organization, make_user_token: Callable[..., str]
 ) -> None:
-    """user_required(with_read=True): same answers as the plain guard, whatever the view does."""
-    member, viewer = make_user_token(org, "member"), make_user_token(org, "viewer")
-    assert client.get("/probe/reading", headers=bearer(member)).get_json() == {
-        "value": "read",
-        "role": "member",
-    }
-    assert_error(client.get("/probe/reading", headers=bearer(viewer)), 403)  # role too weak
-    assert client.get("/probe/reading-nothing", headers=bearer(viewer)).status_code == 200
-    assert_error(client.get("/probe/reading-refuses", headers=bearer(viewer)), 422)
-    for path in ("/probe/reading", "/probe/reading-nothing", "/probe/reading-refuses"):
+    """401 and 403 come from the guard, before the view body (and its own refusals)."""
+    viewer, member = make_user_token(org, "viewer"), make_user_token(org, "member")
+    RAN.clear()
+    assert_error(client.get("/probe/admin", headers=bearer(viewer)), 403)
+    assert_error(client.post("/probe/refuses", headers=bearer(viewer)), 403)
+    for path in ("/probe/viewer", "/probe/admin"):
         assert_error(client.get(path), 401)
         assert_error(client.get(path, headers=bearer("obsyk_pat_unknown")), 401)
+    assert_error(client.post("/probe/refuses"), 401)
+    assert RAN == []
+
+    assert_error(client.post("/probe/refuses", headers=bearer(member)), 422)
+    assert RAN == ["refuses"]
+
+
+def test_a_role_change_or_removal_bites_on_the_next_request(
+    app: Flask, client: FlaskClient, org: Organization, make_user_token: Callable[..., str]
+) -> None:
+    token = make_user_token(org, "admin")
     storage = get_state(app).storage
-    record = storage.find_api_token(hash_token(member))
+    record = storage.find_api_token(hash_token(token))
     assert record is not None
-    storage.revoke_api_token(record.id, datetime.now(UTC))
-    for path in ("/probe/reading", "/probe/reading-nothing", "/probe/reading-refuses"):
-        assert_error(client.get(path, headers=bearer(member)), 401)
+    assert client.get("/probe/admin", headers=bearer(token)).status_code == 200
+
+    storage.set_membership(org.id, record.user_id, "viewer")
+    assert_error(client.get("/probe/admin", headers=bearer(token)), 403)
+
+
+def test_requires_takes_only_a_declared_permission() -> None:
+    with pytest.raises(TypeError):
+        requires("admin")  # type: ignore[arg-type]
 
 
 def test_api_token_is_stored_only_as_a_hash(

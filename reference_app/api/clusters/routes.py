@@ -1,6 +1,7 @@
 """Clusters: list, register, inspect, delete; operator credentials: rotate, revoke.
 
-Reading needs any role; changing clusters or credentials needs admin or owner.
+Reading needs READ_INVENTORY (any role); changing clusters or credentials
+MANAGE_CLUSTERS (admin, owner): see :mod:`reference_app.auth.policy`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from reference_app.auth.credentials import (
     register_cluster,
     rotate_credential,
 )
-from reference_app.auth.guards import current_user, user_required
+from reference_app.auth.guards import Permission, current_user, requires
 from reference_app.errors import abort_json
 from reference_app.state import get_state
 
@@ -44,8 +45,8 @@ blp = ApiBlueprint(
     description="Registered clusters and their operator credentials.",
 )
 
-_ADMIN = user_required(min_role="admin")
-_VIEWER = user_required(min_role="viewer")
+_ADMIN = requires(Permission.MANAGE_CLUSTERS)
+_VIEWER = requires(Permission.READ_INVENTORY)
 
 
 def _documented(func: Any) -> Any:

@@ -10,7 +10,7 @@ from obsyk_core.kinds import CATEGORIES, ResourceKind
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.kinds.schemas import KindListSchema
-from reference_app.auth.guards import user_required
+from reference_app.auth.guards import Permission, requires
 from reference_app.state import get_state
 
 blp = ApiBlueprint(
@@ -28,7 +28,7 @@ def _sort_key(kind: ResourceKind) -> tuple[int, str]:
 
 @blp.route("")
 class Kinds(MethodView):
-    @user_required(min_role="viewer")
+    @requires(Permission.READ_INVENTORY)
     @blp.response(200, KindListSchema)
     @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid token")
     @blp.doc(security=[{"bearer": []}])

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from obsyk_core.diff import diff_records
 from obsyk_core.storage import (
-    ApiToken,
-    Membership,
     ResourceQuery,
     ResourceRow,
     ResourceVersion,
-    Storage,
     sort_key,
 )
 from reference_app.api.cursors import encode_cursor
-from reference_app.api.resources.org_clusters import is_org_cluster
-
-#: ``authenticate_api_token``'s answer and the rows, of the token's org only.
-TokenRows = tuple[tuple[ApiToken, Membership] | None, list[ResourceRow]]
 
 
 def resource_page(
@@ -30,7 +22,7 @@ def resource_page(
 ) -> dict[str, Any]:
     """``{"items", "next_cursor"}`` for the filters in ``args`` over ``cluster_ids``.
 
-    ``read`` is ``storage.query_resources`` or a read checking the token with it.
+    ``read`` is ``storage.query_resources`` (a parameter so tests can count reads).
     """
     if not cluster_ids:
         # Never hand the storage an empty scope: "no clusters" must mean "nothing".
@@ -53,25 +45,6 @@ def resource_page(
     items = rows[:limit]
     next_cursor = encode_cursor(sort_key(items[-1])) if len(rows) > limit else None
     return {"items": items, "next_cursor": next_cursor}
-
-
-def resources_for_token(storage: Storage, token_hash: str, query: ResourceQuery) -> TokenRows:
-    """The token check and ``query``'s rows from the token's org's clusters, together.
-
-    A storage whose ``query_resources_for_token`` answers (the SQL backend on
-    PostgreSQL, for one cluster's live listing) checks and reads in one
-    statement, one round trip; otherwise (None) the token is checked, then the
-    clusters (remembered: :mod:`org_clusters`), then the rows are read.
-    """
-    answer = storage.query_resources_for_token(token_hash, query)
-    if answer is not None:
-        return answer
-    found = storage.authenticate_api_token(token_hash)
-    if found is None:
-        return None, []
-    org_id = found[0].org_id
-    mine = tuple(c for c in query.cluster_ids if is_org_cluster(storage, org_id, c))
-    return found, storage.query_resources(replace(query, cluster_ids=mine)) if mine else []
 
 
 def history_items(versions: Sequence[ResourceVersion]) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from reference_app.api.scoping import cluster_of_current_org
 from reference_app.api.summary.counts import roll_up
 from reference_app.api.summary.images import POD_IMAGE_FIELDS, images_in_use
 from reference_app.api.summary.schemas import SummaryArgsSchema, SummarySchema
-from reference_app.auth.guards import current_user, user_required
+from reference_app.auth.guards import Permission, current_user, requires
 from reference_app.state import get_state
 
 blp = ApiBlueprint(
@@ -25,7 +25,7 @@ WHERE_LIMIT = 50
 
 @blp.route("")
 class Summary(MethodView):
-    @user_required(min_role="viewer")
+    @requires(Permission.READ_INVENTORY)
     @blp.arguments(SummaryArgsSchema, location="query")
     @blp.response(200, SummarySchema)
     @blp.alt_response(401, schema=ErrorSchema, description="Missing or invalid token")

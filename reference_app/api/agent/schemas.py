@@ -23,7 +23,10 @@ class SnapshotAcceptedSchema(IngestCountsSchema):
     snapshot_id = ma.fields.String(metadata={"description": "Staging id (staged only)"})
     chunk = ma.fields.Integer(metadata={"description": "Chunk staged (staged only)"})
     queued = ma.fields.Boolean(
-        metadata={"description": "The snapshot is complete and queued for reconciliation"}
+        metadata={
+            "description": "The snapshot is complete and queued for reconciliation "
+            "(false while the queue is down: recovery applies it later)"
+        }
     )
 
 

@@ -15,33 +15,92 @@ from typing import Any
 MiB = 1024 * 1024
 
 
+def setting(default: Any, doc: str, *, shown: str | None = None) -> Any:
+    """A setting's default and its documentation (``shown``: the default as the docs print it).
+
+    ``python -m reference_app.config_reference`` writes docs/reference/config.md
+    from these; a test fails when a setting has no ``doc``.
+    """
+    return field(default=default, metadata={"doc": doc, "shown": shown})
+
+
 @dataclass(slots=True)
 class Settings:
-    #: ``sqlite:///path``, ``postgresql://…``, ``postgresql+psycopg://…`` or ``memory://``.
-    database_url: str = ""
-    #: ``redis://…``; empty runs jobs in-process and keeps the cache in memory.
-    redis_url: str = ""
-    #: Accepted JWT audiences: the base URLs operators are configured with.
-    public_urls: tuple[str, ...] = ()
-    secret_key: str = ""
-    max_snapshot_bytes: int = 512 * MiB
-    max_event_bytes: int = 4 * MiB
-    history_days: int = 30
-    #: Snapshot bodies above this are staged and reconciled by a background job.
-    async_snapshot_bytes: int = 8 * MiB
-    access_token_seconds: int = 3600
-    disconnected_after_seconds: int = 15 * 60
-    #: RQ queue name (production); lets several platforms share one Redis.
-    queue_name: str = "obsyk"
-    #: Run the periodic jobs (recovery, pruning, silent clusters) on a thread of the app process.
-    #: Only meaningful in the embedded default; with Redis, ``obsyk scheduler`` does it.
-    periodic_jobs: bool = True
-    #: Seconds between two runs of ``recover_pending``.
-    recovery_interval_seconds: int = 300
-    #: Upgrade the schema at start-up (off when a deploy job runs ``obsyk db upgrade``).
-    auto_migrate: bool = True
-    #: Chunks of a snapshot that never completed are dropped after this long.
-    staging_expiry_seconds: int = 24 * 3600
+    database_url: str = setting(
+        "",
+        "Where the inventory lives. `sqlite:///path`, `postgresql://…` or "
+        "`postgresql+psycopg://…` (both psycopg 3), or `memory://` (lost on exit). "
+        "The URL scheme picks the storage plugin.",
+        shown="sqlite:///<instance>/obsyk.sqlite3",
+    )
+    redis_url: str = setting(
+        "",
+        "`redis://…` for the cache (assertion replay cache, one-time claims of change "
+        "notifications and staleness warnings) and RQ job queues. Empty runs jobs "
+        "in-process and keeps the cache in memory.",
+    )
+    public_urls: tuple[str, ...] = setting(
+        (),
+        "The platform's base URL(s) as operators are configured with them; "
+        "comma-separated. These are the accepted audiences of operator JWT assertions. "
+        "Trailing slashes are ignored. When unset, `obsyk serve` uses the address it "
+        "listens on.",
+        shown="http://127.0.0.1:8000,http://localhost:8000",
+    )
+    secret_key: str = setting(
+        "",
+        "Signs sessions and tokens. When unset, a random key is generated once and kept "
+        "in `<instance>/secret_key` (mode 0600). Set it explicitly when several "
+        "processes serve the same platform.",
+        shown="generated",
+    )
+    max_snapshot_bytes: int = setting(512 * MiB, "Largest snapshot body accepted.")
+    max_event_bytes: int = setting(4 * MiB, "Largest event (or event batch) body accepted.")
+    history_days: int = setting(
+        30, "How long resource history is kept before the pruning job removes it."
+    )
+    async_snapshot_bytes: int = setting(
+        8 * MiB,
+        "Snapshot bodies above this are staged durably and reconciled by a background job.",
+    )
+    access_token_seconds: int = setting(
+        3600, "Lifetime of the access tokens the platform issues to operators."
+    )
+    disconnected_after_seconds: int = setting(
+        15 * 60, "A cluster not heard from for longer is shown `disconnected`."
+    )
+    queue_name: str = setting("obsyk", "RQ queue name, so several platforms can share one Redis.")
+    periodic_jobs: bool = setting(
+        True,
+        "Run the periodic jobs (recovery of pending work, pruning) on a thread of the "
+        "app process. Only meaningful in the embedded default; with Redis, "
+        "`obsyk scheduler` (or `obsyk worker --with-scheduler`) does it.",
+    )
+    recovery_interval_seconds: int = setting(
+        300, "Seconds between two runs of the job that finds and re-runs pending work."
+    )
+    auto_migrate: bool = setting(
+        True,
+        "Upgrade the database schema at start-up. Turn it off when a deploy job runs "
+        "`obsyk db upgrade`.",
+    )
+    staging_expiry_seconds: int = setting(
+        24 * 3600,
+        "Staged chunks of a snapshot that never completed are dropped after this long.",
+    )
+    access_log: bool = setting(
+        True, "Log one JSON line per HTTP request (method, route, status, duration, request id)."
+    )
+    log_format: str = setting(
+        "json",
+        "`json`: one JSON object per log line (for log collectors); `console`: "
+        "readable lines for a terminal. Applies to `obsyk serve`, `worker` and `scheduler`.",
+    )
+    log_level: str = setting("INFO", "Lowest level logged: `DEBUG`, `INFO`, `WARNING`, `ERROR`.")
+    readiness_timeout_seconds: float = setting(
+        2.0,
+        "`/readyz` answers 503 when PostgreSQL or Redis does not answer within this long.",
+    )
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,6 +120,10 @@ _ENV = {
     "recovery_interval_seconds": "OBSYK_RECOVERY_INTERVAL_SECONDS",
     "staging_expiry_seconds": "OBSYK_STAGING_EXPIRY_SECONDS",
     "auto_migrate": "OBSYK_AUTO_MIGRATE",
+    "access_log": "OBSYK_ACCESS_LOG",
+    "log_format": "OBSYK_LOG_FORMAT",
+    "log_level": "OBSYK_LOG_LEVEL",
+    "readiness_timeout_seconds": "OBSYK_READINESS_TIMEOUT_SECONDS",
 }
 
 #: Audiences accepted when ``OBSYK_PUBLIC_URL`` is unset: ``obsyk serve``'s default address.
@@ -107,7 +170,17 @@ def _coerce(name: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ValueError(f"{_ENV.get(name, name)} must be an integer, got {raw!r}") from None
+    if name in {f.name for f in fields(Settings) if f.type in ("float", float)}:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{_ENV.get(name, name)} must be a number, got {raw!r}") from None
     return raw
+
+
+def env_names() -> dict[str, str]:
+    """Each setting's environment variable, by its name in :class:`Settings`."""
+    return {name: env for name, env in _ENV.items()}
 
 
 def _split_urls(raw: str) -> tuple[str, ...]:

@@ -43,6 +43,14 @@ class ConflictError(ValueError):
     """A uniqueness rule was broken (an org or cluster name already taken...)."""
 
 
+class InvalidValueError(ValueError):
+    """The backend refused a value the caller sent (out of its range, a NUL in text...).
+
+    Bad input, not an outage: the app answers 422, never a 5xx that a client
+    would retry forever with the same value.
+    """
+
+
 # --------------------------------------------------------------------------- tenancy
 
 

@@ -1,7 +1,9 @@
 """Database failures translated into the storage interface's exceptions.
 
 Connection-level failures become :class:`StorageError` (the app answers 503
-and the client retries); nothing else is swallowed.
+and the client retries); values the database refuses (out of range, a NUL byte
+in text) become :class:`InvalidValueError` (422: retrying cannot help). This is
+the one place database errors are sorted into the two; nothing else is swallowed.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from contextlib import contextmanager
 
 from sqlalchemy import exc as sa_exc
 
-from obsyk_core.storage import StorageError
+from obsyk_core.storage import InvalidValueError, StorageError
 
 try:  # raw psycopg calls (the PostgreSQL bulk path) raise psycopg's own errors
     import psycopg
 except ImportError:  # pragma: no cover - SQLite-only installs
     _DRIVER_ERRORS: tuple[type[Exception], ...] = ()
+    _DRIVER_DATA_ERRORS: tuple[type[Exception], ...] = ()
 else:
     _DRIVER_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+    _DRIVER_DATA_ERRORS = (psycopg.DataError,)
 
 _RETRYABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
@@ -36,6 +40,8 @@ def storage_errors() -> Iterator[None]:
         yield
     except _RETRYABLE as error:
         raise StorageError(f"database unavailable: {_describe(error)}") from error
+    except (sa_exc.DataError, *_DRIVER_DATA_ERRORS) as error:
+        raise InvalidValueError(f"the database refused a value: {_describe(error)}") from error
     except sa_exc.DBAPIError as error:
         if error.connection_invalidated:
             raise StorageError(f"database connection lost: {_describe(error)}") from error
@@ -44,6 +50,8 @@ def storage_errors() -> Iterator[None]:
         # A value our types refused (a naive datetime...): the caller's mistake, said plainly.
         if isinstance(error.orig, ValueError):
             raise error.orig from None
+        if isinstance(error.orig, OverflowError):  # a time beyond the datetime range
+            raise InvalidValueError(f"a value is out of range: {error.orig}") from None
         raise
 
 

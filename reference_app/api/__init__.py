@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app
 from flask_smorest import Api
 
-from obsyk_core.storage import StorageError
+from obsyk_core.storage import InvalidValueError, StorageError
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.errors import error_response
 
@@ -48,6 +48,7 @@ def register_api(app: Flask) -> Api:
     for blueprint in (agent_blp, clusters_blp, resources_blp, summary_blp, kinds_blp):
         api.register_blueprint(blueprint)
     app.register_error_handler(StorageError, _storage_unavailable)
+    app.register_error_handler(InvalidValueError, _invalid_value)
     app.extensions["obsyk_api"] = api
     return api
 
@@ -60,4 +61,11 @@ def _storage_unavailable(error: StorageError) -> Response:
         "The inventory store is temporarily unavailable; retry later.",
         code="storage_unavailable",
         headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    )
+
+
+def _invalid_value(error: InvalidValueError) -> Response:
+    """A value the store cannot hold: the request's fault, so 422 (a 5xx would be retried)."""
+    return error_response(
+        422, f"A value in the request cannot be stored: {error}", code="invalid_value"
     )

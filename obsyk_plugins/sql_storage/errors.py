@@ -24,6 +24,8 @@ else:
     _DRIVER_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
     _DRIVER_DATA_ERRORS = (psycopg.DataError,)
 
+_REFUSED_VALUES: tuple[type[Exception], ...] = (sa_exc.DataError, *_DRIVER_DATA_ERRORS)
+
 _RETRYABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
@@ -40,7 +42,7 @@ def storage_errors() -> Iterator[None]:
         yield
     except _RETRYABLE as error:
         raise StorageError(f"database unavailable: {_describe(error)}") from error
-    except (sa_exc.DataError, *_DRIVER_DATA_ERRORS) as error:
+    except _REFUSED_VALUES as error:
         raise InvalidValueError(f"the database refused a value: {_describe(error)}") from error
     except sa_exc.DBAPIError as error:
         if error.connection_invalidated:

@@ -138,7 +138,12 @@ def test_deleted_resources_history_and_as_of(fleet: Fleet) -> None:
         (1, "added"), (2, "modified"), (3, "deleted"),
     ]  # fmt: skip
     assert history[0]["diff"]["added"] == ["labels", "name", "namespace", "uid"]
-    assert history[1]["diff"] == {"added": ["phase"], "removed": [], "changed": []}
+    assert history[1]["diff"] == {
+        "added": ["phase"],
+        "removed": [],
+        "changed": [],
+        "values": [{"path": "phase", "new": "Running"}],
+    }
     assert history[2]["object"] is None
     assert history[1]["content_hash"] != history[0]["content_hash"]
 

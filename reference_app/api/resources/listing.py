@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from obsyk_core.diff import diff_records
+from obsyk_core.diff import ABSENT, RecordDiff, ValueChange, diff_records
 from obsyk_core.storage import (
     ResourceQuery,
     ResourceRow,
@@ -62,8 +62,30 @@ def history_items(versions: Sequence[ResourceVersion]) -> list[dict[str, Any]]:
                 "name": version.name,
                 "namespace": version.namespace,
                 "object": version.record,
-                "diff": diff,
+                "diff": diff_json(diff),
             }
         )
         previous = version.record
     return items
+
+
+def diff_json(diff: RecordDiff) -> dict[str, Any]:
+    """The diff as the API answers it: a side that did not exist is left out, not null."""
+    return {
+        "added": diff.added,
+        "removed": diff.removed,
+        "changed": diff.changed,
+        "values": [_value_change_json(change) for change in diff.values],
+    }
+
+
+def _value_change_json(change: ValueChange) -> dict[str, Any]:
+    answer: dict[str, Any] = {"path": change.path}
+    if change.old is not ABSENT:
+        answer["old"] = change.old
+    if change.new is not ABSENT:
+        answer["new"] = change.new
+    if change.added or change.removed:
+        answer["added"] = change.added
+        answer["removed"] = change.removed
+    return answer

@@ -80,10 +80,28 @@ class ResourcePageSchema(ma.Schema):
     )
 
 
+class ValueChangeSchema(ma.Schema):
+    path = ma.fields.String(
+        metadata={"description": "Dotted path; `containers[web]` is the list item named `web`"}
+    )
+    old = ma.fields.Raw(metadata={"description": "Value before; absent when the field was added"})
+    new = ma.fields.Raw(metadata={"description": "Value after; absent when the field was removed"})
+    added = ma.fields.List(
+        ma.fields.Raw(), metadata={"description": "List entries that appeared (lists only)"}
+    )
+    removed = ma.fields.List(
+        ma.fields.Raw(), metadata={"description": "List entries that disappeared (lists only)"}
+    )
+
+
 class DiffSchema(ma.Schema):
     added = ma.fields.List(ma.fields.String())
     removed = ma.fields.List(ma.fields.String())
     changed = ma.fields.List(ma.fields.String())
+    values = ma.fields.List(
+        ma.fields.Nested(ValueChangeSchema),
+        metadata={"description": "The values: old -> new, or list entries added/removed"},
+    )
 
 
 class VersionSchema(ma.Schema):

@@ -102,14 +102,25 @@ class LenientSchema(Schema):
         unknown = INCLUDE
 
 
+class OwnerReferenceSchema(LenientSchema):
+    kind = optional_string()
+    name = optional_string()
+    uid = optional_string()
+    controller = optional_boolean()
+
+
 class RecordSchema(LenientSchema):
-    """Every record: required ``uid`` and ``name``, labels, annotations, creation time."""
+    """Every record: required ``uid`` and ``name``, labels, annotations, creation time.
+
+    ``owner_references`` is our extension (the upstream operator sends none).
+    """
 
     uid = fields.String(required=True, validate=validate.Length(min=1))
     name = fields.String(required=True, validate=validate.Length(min=1))
     labels = string_map()
     annotations = string_map()
     k8s_created_at = optional_string()
+    owner_references = nested_list(OwnerReferenceSchema)
 
 
 class NamespacedRecordSchema(RecordSchema):

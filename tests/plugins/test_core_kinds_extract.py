@@ -428,3 +428,17 @@ def test_a_malformed_creation_time_is_left_out_not_sent(core_registry: KindRegis
     assert "k8s_created_at" not in record
     assert record["name"] == "payments-api-7d9f8b6c5d-x2k4p"
     assert core_registry.by_kind("Pod").validate(record) is None
+
+
+def test_owner_references_extension(core_registry: KindRegistry) -> None:
+    record = extract(core_registry, "Pod")
+    assert record["owner_references"] == [
+        {
+            "kind": "ReplicaSet",
+            "name": "payments-api-7d9f8b6c5d",
+            "uid": "d1e2f3a4-b5c6-4d7e-8f90-a1b2c3d4e5f6",
+            "controller": True,
+        }
+    ]
+    assert "owner_references" not in extract(core_registry, "Namespace")
+    assert core_registry.by_kind("Pod").validate(record) is None

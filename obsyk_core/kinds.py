@@ -10,9 +10,9 @@ hook, into a :class:`KindRegistry` that refuses duplicates at start-up.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import marshmallow
 
@@ -103,6 +103,48 @@ def _column(spec: Column | str, status_field: str | None) -> Column:
     return Column(spec, "status" if spec == status_field else "text")
 
 
+#: How a reference points at another object: an Ingress ``routes`` to it, a Pod
+#: ``uses`` it (a ConfigMap, Secret, PVC, ServiceAccount...), a Job names its
+#: ``owner`` (the CronJob) when the record carries no ``owner_references``.
+ReferenceRole = Literal["owner", "routes", "uses"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A record naming another object: of its namespace, or cluster-scoped (a Node)."""
+
+    role: ReferenceRole
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Relations:
+    """How a kind's records point at other objects, for the "related objects" view.
+
+    ``selector`` names the record field holding a label selector (a
+    ``matchLabels`` map); objects of the ``selects`` kinds in the same namespace
+    whose labels match are the ones it selects; ``routes`` says the selection
+    sends traffic to them (a Service).  A ``controller`` (Deployment,
+    StatefulSet, DaemonSet, Job) owns the objects it selects whose name starts
+    with its own name and a dash: that is how the platform derives owners when
+    the record carries no ``owner_references`` (the upstream operator sends
+    none).  ``references`` lists the objects a record names (a Pod's volumes,
+    an Ingress's backends) and ``referenced`` the kinds it may name, so the
+    platform knows where to look for what names an object ("used by").  A CRD
+    plugin declares its own the same way.
+    """
+
+    selector: str | None = None
+    selects: tuple[str, ...] = ()
+    routes: bool = False
+    controller: bool = False
+    references: Callable[[Mapping[str, Any]], Iterable[Reference]] | None = field(
+        default=None, compare=False
+    )
+    referenced: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceKind:
     """One Kubernetes resource kind, as Obsyk knows it.
@@ -116,7 +158,8 @@ class ResourceKind:
     cluster (Secret, ConfigMap): given the operator's per-installation HMAC key,
     it returns an extractor that also adds ``data_hashes`` (the "secrets hashed
     before transmission" extension of CONTRACT.md section 4).  ``None``: the
-    kind has nothing to hash.
+    kind has nothing to hash.  ``relations`` (optional) says how its records
+    point at other objects (:class:`Relations`).
     """
 
     kind: str
@@ -129,6 +172,8 @@ class ResourceKind:
     schema: type[marshmallow.Schema]
     display: DisplayHints
     data_hash_extractor: Callable[[bytes], Extractor] | None = field(default=None, compare=False)
+    #: How its records point at other objects; ``None``: they point at nothing.
+    relations: Relations | None = None
     #: Name of the plugin that declared the kind; filled by the registry.
     plugin: str = field(default="", compare=False)
 

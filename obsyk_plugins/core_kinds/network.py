@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
+from obsyk_core.kinds import (
+    Column,
+    DisplayHints,
+    RawObject,
+    Record,
+    Reference,
+    Relations,
+    ResourceKind,
+)
 from obsyk_plugins.core_kinds.metadata import CREATED, base_record, match_labels, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     IntOrString,
@@ -150,6 +158,23 @@ class NetworkPolicySchema(NamespacedRecordSchema):
 
 # ----------------------------------------------------------------- kinds
 
+
+def _ingress_references(record: Mapping[str, Any]) -> list[Reference]:
+    """The Services an Ingress routes to and the Secrets holding its TLS certificates."""
+    references = [
+        Reference("routes", "Service", path["service_name"])
+        for rule in record.get("rules") or ()
+        for path in rule.get("paths") or ()
+        if path.get("service_name")
+    ]
+    references += [
+        Reference("uses", "Secret", tls["secret_name"])
+        for tls in record.get("tls") or ()
+        if tls.get("secret_name")
+    ]
+    return references
+
+
 SERVICE = ResourceKind(
     kind="Service",
     group="",
@@ -158,6 +183,7 @@ SERVICE = ResourceKind(
     namespaced=True,
     snapshot_key="services",
     extract=extract_service,
+    relations=Relations(selector="selector", selects=("Pod",), routes=True),
     schema=ServiceSchema,
     display=DisplayHints(
         category="Network",
@@ -173,6 +199,7 @@ INGRESS = ResourceKind(
     namespaced=True,
     snapshot_key="ingresses",
     extract=extract_ingress,
+    relations=Relations(references=_ingress_references, referenced=("Service", "Secret")),
     schema=IngressSchema,
     display=DisplayHints(
         category="Network",
@@ -194,6 +221,7 @@ NETWORK_POLICY = ResourceKind(
     namespaced=True,
     snapshot_key="network_policies",
     extract=extract_network_policy,
+    relations=Relations(selector="pod_selector", selects=("Pod",)),
     schema=NetworkPolicySchema,
     display=DisplayHints(
         category="Network",

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
+from obsyk_core.kinds import (
+    Column,
+    DisplayHints,
+    RawObject,
+    Record,
+    Reference,
+    Relations,
+    ResourceKind,
+)
 from obsyk_plugins.core_kinds.metadata import CREATED, base_record, set_if
 from obsyk_plugins.core_kinds.record_schema import (
     LenientSchema,
@@ -237,6 +245,24 @@ class PodSchema(NamespacedRecordSchema):
     volumes = nested_list(VolumeSchema)
 
 
+#: Pod volume types that name an object of the Pod's namespace.
+_VOLUME_SOURCES = {"configMap": "ConfigMap", "secret": "Secret", "pvc": "PersistentVolumeClaim"}
+
+
+def pod_references(record: Mapping[str, Any]) -> list[Reference]:
+    """What a Pod uses, by name: its ServiceAccount, Node, and the objects its volumes mount."""
+    references = []
+    if record.get("service_account"):
+        references.append(Reference("uses", "ServiceAccount", record["service_account"]))
+    if record.get("node_name"):
+        references.append(Reference("uses", "Node", record["node_name"]))
+    for volume in record.get("volumes") or ():
+        kind = _VOLUME_SOURCES.get(volume.get("type"))
+        if kind and volume.get("source"):
+            references.append(Reference("uses", kind, volume["source"]))
+    return references
+
+
 POD = ResourceKind(
     kind="Pod",
     group="",
@@ -245,6 +271,10 @@ POD = ResourceKind(
     namespaced=True,
     snapshot_key="pods",
     extract=extract_pod,
+    relations=Relations(
+        references=pod_references,
+        referenced=("ServiceAccount", "Node", *_VOLUME_SOURCES.values()),
+    ),
     schema=PodSchema,
     display=DisplayHints(
         category="Workloads",

@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from obsyk_core.kinds import Column, DisplayHints, RawObject, Record, ResourceKind
+from obsyk_core.kinds import (
+    Column,
+    DisplayHints,
+    RawObject,
+    Record,
+    Reference,
+    Relations,
+    ResourceKind,
+)
 from obsyk_plugins.core_kinds.metadata import (
     CREATED,
     base_record,
@@ -168,6 +176,15 @@ class CronJobSchema(NamespacedRecordSchema):
 #: Ready out of desired, the first thing to read about a replicated workload.
 _REPLICAS = (Column("ready_replicas", "quantity", label="ready"), Column("replicas", "quantity"))
 
+#: A controller's pods: those its selector picks whose name starts with its own.
+_CONTROLS_PODS = Relations(selector="selector", selects=("Pod",), controller=True)
+
+
+def _job_references(record: Mapping[str, Any]) -> list[Reference]:
+    owner = record.get("owner_ref")
+    return [Reference("owner", "CronJob", owner)] if isinstance(owner, str) and owner else []
+
+
 DEPLOYMENT = ResourceKind(
     kind="Deployment",
     group="apps",
@@ -176,6 +193,7 @@ DEPLOYMENT = ResourceKind(
     namespaced=True,
     snapshot_key="deployments",
     extract=extract_deployment,
+    relations=_CONTROLS_PODS,
     schema=DeploymentSchema,
     display=DisplayHints(
         category="Workloads",
@@ -199,6 +217,7 @@ STATEFULSET = ResourceKind(
     namespaced=True,
     snapshot_key="statefulsets",
     extract=extract_statefulset,
+    relations=_CONTROLS_PODS,
     schema=StatefulSetSchema,
     display=DisplayHints(
         category="Workloads",
@@ -215,6 +234,7 @@ DAEMONSET = ResourceKind(
     namespaced=True,
     snapshot_key="daemonsets",
     extract=extract_daemonset,
+    relations=_CONTROLS_PODS,
     schema=DaemonSetSchema,
     display=DisplayHints(
         category="Workloads",
@@ -238,6 +258,7 @@ JOB = ResourceKind(
     namespaced=True,
     snapshot_key="jobs",
     extract=extract_job,
+    relations=Relations(references=_job_references, referenced=("CronJob",)),
     schema=JobSchema,
     display=DisplayHints(
         category="Workloads",

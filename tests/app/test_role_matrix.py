@@ -140,6 +140,13 @@ ROUTES = [
     ),
     Route(
         "GET",
+        "/api/v1/clusters/{cluster}/resources/{uid}/related",
+        "/api/v1/clusters/<cluster_id>/resources/<uid>/related",
+        P.READ_INVENTORY,
+        200,
+    ),
+    Route(
+        "GET",
         "/api/v1/clusters/{cluster}/credentials",
         "/api/v1/clusters/<cluster_id>/credentials",
         P.MANAGE_CLUSTERS,

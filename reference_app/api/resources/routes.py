@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from obsyk_core.storage import Storage
+from obsyk_core.storage import ResourceRow, Storage
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.resources.listing import history_items, resource_page
@@ -17,9 +17,11 @@ from reference_app.api.resources.org_clusters import (
     is_org_cluster,
 )
 from reference_app.api.resources.page_json import page_response
+from reference_app.api.resources.related import RelatedFinder
 from reference_app.api.resources.schemas import (
     FleetFilterArgsSchema,
     HistorySchema,
+    RelatedSchema,
     ResourceFilterArgsSchema,
     ResourcePageSchema,
     ResourceSchema,
@@ -92,6 +94,14 @@ class FleetResources(MethodView):
         return page_response(page["items"], page["next_cursor"])
 
 
+def _resource_or_404(storage: Storage, cluster_id: str, uid: str) -> ResourceRow:
+    row = storage.get_resource(cluster_id_of_current_org(storage, cluster_id), uid)
+    if row is None:
+        confirm_cluster(storage, cluster_id)
+        abort_json(404, f"No resource {uid!r} in this cluster.", code="not_found")
+    return row
+
+
 @blp.route("/clusters/<cluster_id>/resources/<uid>")
 class ClusterResource(MethodView):
     decorators = [requires(Permission.READ_INVENTORY)]
@@ -100,12 +110,7 @@ class ClusterResource(MethodView):
     @_documented
     def get(self, cluster_id: str, uid: str) -> Any:
         """One resource (deleted ones too, with `deleted_at`)."""
-        storage = get_state().storage
-        row = storage.get_resource(cluster_id_of_current_org(storage, cluster_id), uid)
-        if row is None:
-            confirm_cluster(storage, cluster_id)
-            abort_json(404, f"No resource {uid!r} in this cluster.", code="not_found")
-        return row
+        return _resource_or_404(get_state().storage, cluster_id, uid)
 
 
 @blp.route("/clusters/<cluster_id>/resources/<uid>/history")
@@ -122,3 +127,22 @@ class ClusterResourceHistory(MethodView):
             confirm_cluster(storage, cluster_id)
             abort_json(404, f"No resource {uid!r} in this cluster.", code="not_found")
         return {"cluster_id": cluster_id, "uid": uid, "items": history_items(versions)}
+
+
+@blp.route("/clusters/<cluster_id>/resources/<uid>/related")
+class ClusterResourceRelated(MethodView):
+    decorators = [requires(Permission.READ_INVENTORY)]
+
+    @blp.response(200, RelatedSchema)
+    @_documented
+    def get(self, cluster_id: str, uid: str) -> dict[str, Any]:
+        """The objects around a resource: owners, owned, selections, routes, uses, events.
+
+        The rules are the kinds' declared relations; owners come from
+        `owner_references` (our operator) or are derived from selectors and
+        `pod-template-hash` (upstream records).
+        """
+        state = get_state()
+        row = _resource_or_404(state.storage, cluster_id, uid)
+        related = RelatedFinder(state.storage, state.plugins.kinds, cluster_id).find(row)
+        return {"cluster_id": cluster_id, "uid": uid, **related}

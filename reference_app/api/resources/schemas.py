@@ -119,3 +119,45 @@ class HistorySchema(ma.Schema):
     cluster_id = ma.fields.String()
     uid = ma.fields.String()
     items = ma.fields.List(ma.fields.Nested(VersionSchema))
+
+
+class EventDetailSchema(ma.Schema):
+    type = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+    message = ma.fields.String(allow_none=True)
+    count = ma.fields.Integer(allow_none=True)
+    last_timestamp = ma.fields.String(allow_none=True)
+
+
+class RelatedItemSchema(ma.Schema):
+    uid = ma.fields.String(
+        allow_none=True, metadata={"description": "null for an object the inventory lacks"}
+    )
+    kind = ma.fields.String()
+    name = ma.fields.String()
+    namespace = ma.fields.String(allow_none=True)
+    missing = ma.fields.Boolean(
+        metadata={"description": "true: named by a record, not in the inventory (a ReplicaSet)"}
+    )
+    event = ma.fields.Nested(EventDetailSchema, metadata={"description": "events only"})
+
+
+def _related_list(description: str) -> ma.fields.List[Any]:
+    return ma.fields.List(
+        ma.fields.Nested(RelatedItemSchema), metadata={"description": description}
+    )
+
+
+class RelatedSchema(ma.Schema):
+    cluster_id = ma.fields.String()
+    uid = ma.fields.String()
+    owners = _related_list("Owner chain, nearest first, up to the top controller")
+    owned = _related_list("Objects it owns")
+    selects = _related_list("Objects its label selector picks (Deployment, NetworkPolicy...)")
+    selected_by = _related_list("Objects whose label selector picks it")
+    routes = _related_list(
+        "Its traffic path: Services and Ingresses routing to it, or what it routes to"
+    )
+    uses = _related_list("Objects it names: ConfigMaps, Secrets, PVCs, ServiceAccount, Node")
+    used_by = _related_list("Objects of its namespace naming it (Pods mounting a ConfigMap...)")
+    events = _related_list("Events involving it, newest first")

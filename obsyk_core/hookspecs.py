@@ -3,7 +3,10 @@
 Hooks are for discovery and configuration: the hot paths call the objects the
 hooks registered, never ``pm.hook``.  Implement a hook with
 :data:`obsyk_core.plugins.hookimpl`; built-in plugins mark theirs
-``trylast=True`` so an external plugin can override them.
+``trylast=True``, which only orders the calls: registries refuse a second
+registration of a name, so a plugin replaces a built-in's kind or backend by
+disabling the built-in (``OBSYK_DISABLED_PLUGINS``) and registering its own.
+Hook wrappers (``wrapper=True``) wrap each plugin's call of a hook.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import marshmallow
 
 from obsyk_core import fastcheck
+from obsyk_core.registries import PluginAttribution
 
 #: A raw Kubernetes object as the API server returns it (parsed JSON).
 RawObject = Mapping[str, Any]
@@ -227,17 +228,17 @@ class UnknownKindError(KeyError):
         return str(self.args[0]) if self.args else "unknown kind"
 
 
-class KindRegistry:
+class KindRegistry(PluginAttribution):
     """Every resource kind the installed plugins declare, looked up by kind or snapshot key."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._by_kind: dict[str, ResourceKind] = {}
         self._by_key: dict[str, ResourceKind] = {}
-        self._current_plugin = ""
 
     def register(self, kind: ResourceKind) -> None:
         """Add a kind; raise :class:`DuplicateKindError` naming both plugins on a clash."""
-        kind = _with_plugin(kind, kind.plugin or self._current_plugin)
+        kind = _with_plugin(kind, kind.plugin or self.registering_plugin)
         for index, value, what in (
             (self._by_kind, kind.kind, "kind"),
             (self._by_key, kind.snapshot_key, "snapshot key"),
@@ -283,10 +284,6 @@ class KindRegistry:
     @property
     def snapshot_keys(self) -> frozenset[str]:
         return frozenset(self._by_key)
-
-    def _registering_for(self, plugin_name: str) -> None:
-        """Called by the plugin facade so registrations carry their plugin's name."""
-        self._current_plugin = plugin_name
 
 
 def _with_plugin(kind: ResourceKind, plugin: str) -> ResourceKind:

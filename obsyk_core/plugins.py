@@ -4,29 +4,45 @@ There is no global manager: every program (operator, platform, a test) calls
 :func:`build_plugin_manager` and keeps the :class:`Plugins` it returns.
 Built-in plugins are ordinary entry points of the ``obsyk`` group (see
 ``pyproject.toml``) whose implementations are ``trylast``, so an external
-plugin has exactly the powers a built-in has and can override it.
+plugin has exactly the powers a built-in has.  Registries refuse a second
+registration of a name, so replacing a built-in means disabling it
+(``OBSYK_DISABLED_PLUGINS``) and registering your own.
+
+Every hook call goes through pluggy's own callers, so hook wrappers,
+``tryfirst``/``trylast`` ordering, tracing and call monitoring apply.  The
+facade calls a hook one plugin at a time (pluggy's ``subset_hook_caller``):
+a registry then knows whose registrations it sees, and a failing
+``obsyk_resource_changed`` implementation stops no other.  A wrapper of a
+hook therefore wraps each plugin's call.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import ModuleType
-from typing import Any
+from typing import TypeVar
 
 import pluggy
 
 from obsyk_core import hookspecs
 from obsyk_core.ingest import ResourceChange
 from obsyk_core.kinds import KindRegistry
-from obsyk_core.registries import CacheRegistry, IdentityProviderRegistry, StorageRegistry
+from obsyk_core.registries import (
+    CacheRegistry,
+    IdentityProviderRegistry,
+    PluginAttribution,
+    StorageRegistry,
+)
 
 ENTRY_POINT_GROUP = "obsyk"
 DISABLED_ENV = "OBSYK_DISABLED_PLUGINS"
 
 hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT_NAME)
 log = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=PluginAttribution)
 
 
 def build_plugin_manager(
@@ -110,22 +126,39 @@ class Plugins:
 
     def notify_resource_changed(self, change: ResourceChange) -> None:
         """Tell every ``obsyk_resource_changed`` implementation; one failing stops no other."""
-        for impl in reversed(self.pm.hook.obsyk_resource_changed.get_hookimpls()):
+        for plugin_name, call in self._each_plugin("obsyk_resource_changed"):
             try:
-                impl.function(change=change)
+                call(change=change)
             except Exception:
-                log.exception("plugin %s failed in obsyk_resource_changed", impl.plugin_name)
+                log.exception("plugin %s failed in obsyk_resource_changed", plugin_name)
+
+    def implements(self, hook_name: str) -> bool:
+        """Whether any plugin implements ``hook_name`` (wrappers alone do not count)."""
+        return any(True for _ in self._each_plugin(hook_name))
 
     def plugin_names(self) -> list[str]:
         """Names of the registered plugins (blocked ones are listed by pluggy as ``None``)."""
         return sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is not None)
 
-    def _fill(self, registry: Any, hook_name: str) -> Any:
-        """Call each implementation in turn so the registry knows whose registration it sees."""
-        # pluggy calls the last registered (and non-trylast) implementation first;
-        # registries see them in that order, so an external plugin registers before a built-in.
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            registry._registering_for(impl.plugin_name)
-            impl.function(registry=registry)
-        registry._registering_for("")
+    def _fill(self, registry: R, hook_name: str) -> R:
+        """Call the registration hook plugin by plugin, each inside ``registering_for``."""
+        for plugin_name, call in self._each_plugin(hook_name):
+            with registry.registering_for(plugin_name):
+                call(registry=registry)
         return registry
+
+    def _each_plugin(self, hook_name: str) -> Iterator[tuple[str, pluggy.HookCaller]]:
+        """Each plugin implementing ``hook_name``, in pluggy's call order, with its own caller.
+
+        The caller is pluggy's ``subset_hook_caller`` without the other
+        implementing plugins: this plugin's implementation runs inside every
+        wrapper of the hook, traced and monitored as any pluggy call.
+        """
+        implementing = {
+            impl.plugin_name: impl.plugin
+            for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls())
+            if not (impl.wrapper or impl.hookwrapper)
+        }
+        for name, plugin in implementing.items():
+            others = [other for other in implementing.values() if other is not plugin]
+            yield name, self.pm.subset_hook_caller(hook_name, remove_plugins=others)

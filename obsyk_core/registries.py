@@ -7,6 +7,7 @@ under the same name at start-up, naming both plugins.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
@@ -28,6 +29,27 @@ class UnknownBackendError(LookupError):
         return str(self.args[0]) if self.args else "unknown backend"
 
 
+class PluginAttribution:
+    """Knows which plugin is registering, so each registration (and a clash) names it.
+
+    The plugin facade calls a registration hook one plugin at a time inside
+    :meth:`registering_for`; a registry filled by hand (a test, an embedding
+    service) may do the same, or leave registrations unattributed.
+    """
+
+    def __init__(self) -> None:
+        self.registering_plugin = ""
+
+    @contextmanager
+    def registering_for(self, plugin_name: str) -> Iterator[None]:
+        """Attribute the registrations made inside the ``with`` block to ``plugin_name``."""
+        previous, self.registering_plugin = self.registering_plugin, plugin_name
+        try:
+            yield
+        finally:
+            self.registering_plugin = previous
+
+
 @dataclass(frozen=True, slots=True)
 class Registration(Generic[T]):
     name: str
@@ -35,23 +57,23 @@ class Registration(Generic[T]):
     plugin: str
 
 
-class _NamedRegistry(Generic[T]):
+class _NamedRegistry(PluginAttribution, Generic[T]):
     """Name -> factory, remembering which plugin registered what."""
 
     what = "name"
 
     def __init__(self) -> None:
+        super().__init__()
         self._entries: dict[str, Registration[T]] = {}
-        self._current_plugin = ""
 
     def _add(self, name: str, factory: T) -> None:
         existing = self._entries.get(name)
         if existing is not None:
             raise DuplicateRegistrationError(
                 f"{self.what} {name!r} is registered by both plugin {existing.plugin!r} "
-                f"and plugin {self._current_plugin!r}; disable one with OBSYK_DISABLED_PLUGINS"
+                f"and plugin {self.registering_plugin!r}; disable one with OBSYK_DISABLED_PLUGINS"
             )
-        self._entries[name] = Registration(name, factory, self._current_plugin)
+        self._entries[name] = Registration(name, factory, self.registering_plugin)
 
     def _lookup(self, name: str) -> Registration[T]:
         try:
@@ -67,9 +89,6 @@ class _NamedRegistry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
-
-    def _registering_for(self, plugin_name: str) -> None:
-        self._current_plugin = plugin_name
 
 
 StorageFactory = Callable[[str], Storage]

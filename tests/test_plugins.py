@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 
 import marshmallow
 import pytest
@@ -204,3 +205,125 @@ def test_a_kind_declared_twice_fails_naming_both_plugins() -> None:
     plugins = build_plugin_manager(plugins=[_ThirdParty(), _ThirdParty()], load_entry_points=False)
     with pytest.raises(DuplicateKindError, match=r"'Certificate'.*_ThirdParty.*_ThirdParty"):
         _ = plugins.kinds
+
+
+# --------------------------------------------------------------------------- pluggy's semantics
+
+
+class _WrapsRegistration:
+    """A hook wrapper: sees each plugin's registrations, before and after."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    @hookimpl(wrapper=True)
+    def obsyk_register_kinds(self, registry: KindRegistry) -> Generator[None, None, None]:
+        before = len(registry)
+        yield
+        self.seen.append((before, len(registry)))
+
+
+def test_a_hook_wrapper_runs_around_the_registrations() -> None:
+    wrapper = _WrapsRegistration()
+    plugins = build_plugin_manager(plugins=[wrapper, _ThirdParty()], disabled=())
+    assert len(plugins.kinds) == 21
+    # Called once per implementing plugin: 20 core kinds and the third party's one.
+    assert sorted(after - before for before, after in wrapper.seen) == [1, 20]
+    assert "_WrapsRegistration" not in {kind.plugin for kind in plugins.kinds}
+
+
+class _WrapsNotification:
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def obsyk_resource_changed(self, change: ResourceChange) -> Generator[None, None, None]:
+        try:
+            yield
+            self.outcomes.append("ok")
+        except RuntimeError as error:
+            self.outcomes.append(str(error))
+            raise
+
+
+def test_a_notification_wrapper_sees_each_plugin_succeed_or_fail() -> None:
+    wrapper, recorder = _WrapsNotification(), _Recorder()
+    plugins = build_plugin_manager(plugins=[wrapper, _Broken(), recorder], load_entry_points=False)
+    assert plugins.implements("obsyk_resource_changed")
+    plugins.notify_resource_changed(CHANGE)
+    assert recorder.seen == [CHANGE]
+    assert sorted(wrapper.outcomes) == ["ok", "webhook endpoint down"]
+
+
+def test_only_a_wrapper_is_no_implementation() -> None:
+    plugins = build_plugin_manager(plugins=[_WrapsNotification()], load_entry_points=False)
+    assert not plugins.implements("obsyk_resource_changed")
+
+
+def _kind(name: str) -> ResourceKind:
+    return ResourceKind(
+        kind=name,
+        group="example.com",
+        version="v1",
+        plural=name.lower() + "s",
+        namespaced=True,
+        snapshot_key=name.lower() + "s",
+        extract=lambda raw: dict(raw),
+        schema=marshmallow.Schema,
+        display=DisplayHints(category="Config"),
+    )
+
+
+class _First:
+    @hookimpl(tryfirst=True)
+    def obsyk_register_kinds(self, registry: KindRegistry) -> None:
+        registry.register(_kind("First"))
+
+
+class _Plain:
+    @hookimpl
+    def obsyk_register_kinds(self, registry: KindRegistry) -> None:
+        registry.register(_kind("Plain"))
+
+
+def test_registrations_follow_pluggys_order() -> None:
+    # pluggy calls the later registered first, tryfirst before it, and the
+    # trylast built-ins last: the registry keeps that order.
+    plugins = build_plugin_manager(plugins=[_First(), _Plain()], disabled=())
+    names = [kind.kind for kind in plugins.kinds]
+    assert names[:2] == ["First", "Plain"]
+    assert all(kind.plugin == "core_kinds" for kind in list(plugins.kinds)[2:])
+
+
+def test_hook_calls_are_traced_by_pluggys_monitoring() -> None:
+    plugins = build_plugin_manager(plugins=[_ThirdParty()], disabled=())
+    calls: list[tuple[str, list[str]]] = []
+    undo = plugins.pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: calls.append((name, [impl.plugin_name for impl in impls])),
+        lambda outcome, name, impls, kwargs: None,
+    )
+    try:
+        _ = plugins.storage
+    finally:
+        undo()
+    assert [name for name, _ in calls] == ["obsyk_register_storage"] * len(calls)
+    called = [impls for _, impls in calls]
+    assert {"memory_storage", "sql_storage"} <= {name for impls in called for name in impls}
+    assert any("_ThirdParty@" in name for impls in called for name in impls)
+
+
+def test_a_built_in_is_replaced_by_disabling_it() -> None:
+    # Registries refuse a second "memory" scheme (see the duplicate test above):
+    # trylast only orders the calls, it does not let a plugin override.
+    plugins = build_plugin_manager(plugins=[_OtherMemoryStorage()], disabled=["memory_storage"])
+    registration = next(r for r in plugins.storage if r.name == "memory")
+    assert "_OtherMemoryStorage" in registration.plugin
+
+
+def test_a_registry_filled_by_hand_attributes_what_it_is_told() -> None:
+    registry = KindRegistry()
+    with registry.registering_for("embedding-service"):
+        registry.register(_kind("Widget"))
+    registry.register(_kind("Gadget"))
+    assert registry.by_kind("Widget").plugin == "embedding-service"
+    assert registry.by_kind("Gadget").plugin == ""

@@ -34,7 +34,7 @@ CLAIM_SECONDS = 24 * 3600
 
 
 def has_change_listeners(plugins: Plugins) -> bool:
-    return bool(plugins.pm.hook.obsyk_resource_changed.get_hookimpls())
+    return plugins.implements("obsyk_resource_changed")
 
 
 def announce_changes(state: AppState, result: IngestResult) -> None:

@@ -1,5 +1,10 @@
 """Pause Python's cyclic garbage collector around bulk work that makes no cycles.
 
+An opt-in for programs, never called by ``obsyk_core`` itself: an embedding
+service keeps its collector.  The reference app pauses it around a large
+agent body and the staged-snapshot job, the operator around each LIST page
+(bench/ingest_tricks.py measures what it gains; see bench/RESULTS.md).
+
 Decoding and projecting tens of thousands of Kubernetes objects creates
 millions of short-lived dicts and lists; each allocation burst triggers
 collections that walk every tracked object (a third of a large LIST's time, a

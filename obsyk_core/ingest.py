@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from obsyk_core.gc_pause import gc_paused
 from obsyk_core.hashing import canonical_digest, canonical_json
 from obsyk_core.storage import (
     ChangeSet,
@@ -39,9 +37,6 @@ from obsyk_core.storage import (
     Tombstone,
     Touch,
 )
-
-#: Event lists longer than this run with the cyclic collector paused (see apply_events).
-PAUSE_COLLECTOR_FROM_EVENTS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +165,7 @@ def reconcile_snapshot(
     drops that snapshot's staged chunks in the same transaction.
     """
     plan = _Plan(cluster_id, received_at)
-    with gc_paused(), storage.ingest(cluster_id) as tx:
+    with storage.ingest(cluster_id) as tx:
         states = tx.load_states(kinds=list(resources))
         present: set[str] = set()
         for items in resources.values():
@@ -199,11 +194,7 @@ def apply_events(
     """Apply changes in order (by ``seq`` when the operator numbered them), atomically."""
     plan = _Plan(cluster_id, received_at)
     ordered = _in_send_order(events)
-    # A handful of events makes a few hundred objects: not worth a pause, and
-    # under concurrent single events the overlapping pauses would keep the
-    # collector off until gc_pause forces a full collection every few seconds.
-    pause = gc_paused() if len(ordered) > PAUSE_COLLECTOR_FROM_EVENTS else nullcontext()
-    with pause, storage.ingest(cluster_id) as tx:
+    with storage.ingest(cluster_id) as tx:
         states = tx.load_states(uids={event.uid for event in ordered})
         for event in ordered:
             state = states.get(event.uid)

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from obsyk_core.gc_pause import gc_paused
 from obsyk_core.ingest import IncomingResource, IngestResult, reconcile_snapshot
 from obsyk_core.storage import ClusterSeen, StagedChunk
 from obsyk_core.wire import BodyError, Snapshot, parse_snapshot
@@ -22,6 +23,10 @@ from reference_app.state import get_state
 log = logging.getLogger(__name__)
 
 
+# Parsing and reconciling a big snapshot makes millions of acyclic objects that
+# reference counting frees: the collector is paused for the job, as the agent
+# endpoints pause it for a large body (bench/RESULTS.md, 2026-12-05).
+@gc_paused()
 def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | None:
     """Apply a staged (chunked or large) snapshot in one transaction and drop its chunks.
 

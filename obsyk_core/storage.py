@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from obsyk_core.labels import LabelRequirement
+from obsyk_core.people import PeopleStore
 
 Role = Literal["owner", "admin", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("viewer", "member", "admin", "owner")  # weakest first
@@ -59,6 +60,8 @@ class Organization:
     id: str
     name: str
     created_at: datetime
+    #: The WorkOS organization whose members may join this org at sign-in.
+    workos_org_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,9 @@ class User:
     id: str
     email: str
     created_at: datetime
+    name: str | None = None
+    #: Set at the first WorkOS sign-in (a member added by email is linked then).
+    workos_user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,8 @@ class ApiToken:
     name: str
     created_at: datetime
     revoked_at: datetime | None = None
+    #: After this the token is refused (``None``: it lives until revoked).
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,15 +317,18 @@ class IngestTransaction(abc.ABC):
         """Record what this request tells about the cluster, in the same transaction."""
 
 
-class Storage(abc.ABC):
-    """A storage backend.  Every method is its own transaction unless said otherwise."""
+class Storage(PeopleStore):
+    """A storage backend.  Every method is its own transaction unless said otherwise.
+
+    The accounts part (sessions, invitations, audit...) is :class:`PeopleStore`.
+    """
 
     # -- lifecycle
     @abc.abstractmethod
     def migrate(self) -> None:
         """Create or upgrade the schema; safe to call on an up-to-date store."""
 
-    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
+    def close(self) -> None:
         """Release connections."""
 
     # -- organizations, users, memberships, API tokens
@@ -347,7 +358,13 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def create_api_token(
-        self, org_id: str, user_id: str, token_hash: str, name: str
+        self,
+        org_id: str,
+        user_id: str,
+        token_hash: str,
+        name: str,
+        *,
+        expires_at: datetime | None = None,
     ) -> ApiToken: ...
 
     @abc.abstractmethod

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from obsyk_core.labels import matches_all
+from obsyk_core.people import AuditEntry, Invitation, SignInSession
 from obsyk_core.plugins import hookimpl
 from obsyk_core.registries import StorageRegistry
 from obsyk_core.storage import (
@@ -52,6 +53,7 @@ from obsyk_core.storage import (
     User,
     sort_key,
 )
+from obsyk_plugins.memory_people import MemoryPeople
 
 SCHEME = "memory"
 
@@ -82,6 +84,10 @@ class _Data:
     #: (cluster id, snapshot id) -> chunk number -> chunk
     staging: dict[tuple[str, str], dict[int, StagedChunk]] = field(default_factory=dict)
     ingest_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    #: Sign-in sessions by id hash, invitations by id, the audit log in order.
+    sessions: dict[str, SignInSession] = field(default_factory=dict)
+    invitations: dict[str, Invitation] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
 
     def ingest_lock(self, cluster_id: str) -> threading.Lock:
         with self.lock:
@@ -307,7 +313,7 @@ def _ready(chunks: Mapping[int, StagedChunk]) -> int | None:
 # --------------------------------------------------------------------------- the backend
 
 
-class MemoryStorage(Storage):
+class MemoryStorage(MemoryPeople, Storage):
     """A complete :class:`~obsyk_core.storage.Storage` held in Python dicts."""
 
     def __init__(self, url: str = "memory://") -> None:
@@ -362,7 +368,15 @@ class MemoryStorage(Storage):
         with self._data.lock:
             return self._data.memberships.get((org_id, user_id))
 
-    def create_api_token(self, org_id: str, user_id: str, token_hash: str, name: str) -> ApiToken:
+    def create_api_token(
+        self,
+        org_id: str,
+        user_id: str,
+        token_hash: str,
+        name: str,
+        *,
+        expires_at: datetime | None = None,
+    ) -> ApiToken:
         with self._data.lock:
             if any(t.token_hash == token_hash for t in self._data.tokens.values()):
                 raise ConflictError("an API token with this hash already exists")
@@ -373,6 +387,7 @@ class MemoryStorage(Storage):
                 token_hash=token_hash,
                 name=name,
                 created_at=_now(),
+                expires_at=expires_at,
             )
             self._data.tokens[token.id] = token
             return token

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from obsyk_core.testing.events import EventConformance
 from obsyk_core.testing.history import HistoryConformance
+from obsyk_core.testing.people import PeopleConformance
 from obsyk_core.testing.queries import QueryConformance
 from obsyk_core.testing.snapshots import SnapshotConformance
 from obsyk_core.testing.staging import StagingConformance
@@ -19,6 +20,7 @@ class StorageConformance(
     QueryConformance,
     StagingConformance,
     TransactionConformance,
+    PeopleConformance,
 ):
     """Every behaviour a :class:`~obsyk_core.storage.Storage` must have.
 

@@ -65,6 +65,7 @@ from obsyk_plugins.sql_storage.models import (
     SnapshotChunkModel,
     UserModel,
 )
+from obsyk_plugins.sql_storage.people import SqlPeople
 from obsyk_plugins.sql_storage.queries import (
     TokenListing,
     live_listing,
@@ -100,7 +101,7 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-class SqlStorage(Storage):
+class SqlStorage(SqlPeople, Storage):
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_storage_engine(url)
@@ -231,7 +232,15 @@ class SqlStorage(Storage):
             ).scalar()
         return None if role is None else Membership(org_id, user_id, cast(Role, role))
 
-    def create_api_token(self, org_id: str, user_id: str, token_hash: str, name: str) -> ApiToken:
+    def create_api_token(
+        self,
+        org_id: str,
+        user_id: str,
+        token_hash: str,
+        name: str,
+        *,
+        expires_at: datetime | None = None,
+    ) -> ApiToken:
         token = ApiToken(
             id=_new_id(),
             org_id=org_id,
@@ -239,6 +248,7 @@ class SqlStorage(Storage):
             token_hash=token_hash,
             name=name,
             created_at=_now(),
+            expires_at=expires_at,
         )
         try:
             with self._writing() as connection:
@@ -250,6 +260,7 @@ class SqlStorage(Storage):
                         token_hash=token_hash,
                         name=name,
                         created_at=token.created_at,
+                        expires_at=expires_at,
                     )
                 )
         except sa_exc.IntegrityError as error:

@@ -93,20 +93,26 @@ class Base(DeclarativeBase):
 
 class OrganizationModel(Base):
     __tablename__ = "organizations"
+    # Unique indexes, not constraints: migration 0004 adds them to existing tables.
+    __table_args__ = (Index("ix_organizations_workos_org_id", "workos_org_id", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(unique=True)
     created_at: Mapped[datetime]
+    workos_org_id: Mapped[str | None]
 
 
 class UserModel(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_workos_user_id", "workos_user_id", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     email: Mapped[str]
     #: The email lower-cased: what makes "Ann@X.io" and "ann@x.io" one user.
     email_key: Mapped[str] = mapped_column(unique=True)
     created_at: Mapped[datetime]
+    name: Mapped[str | None]
+    workos_user_id: Mapped[str | None]
 
 
 class MembershipModel(Base):
@@ -135,6 +141,7 @@ class ApiTokenModel(Base):
     name: Mapped[str]
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
 
 
 class ClusterModel(Base):
@@ -239,3 +246,63 @@ class SnapshotChunkModel(Base):
     final: Mapped[bool] = mapped_column(Boolean)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
+
+
+class SignInSessionModel(Base):
+    """Browser sessions: the cookie's SHA-256, never the cookie itself."""
+
+    __tablename__ = "sign_in_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete=CASCADE), index=True
+    )
+    org_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("organizations.id", ondelete=CASCADE)
+    )
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    #: Encrypted by the app (MultiFernet under OBSYK_SECRET_KEYS).
+    refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None]
+    provider_session_id: Mapped[str | None]
+
+
+class InvitationModel(Base):
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("organizations.id", ondelete=CASCADE), index=True
+    )
+    email: Mapped[str]
+    email_key: Mapped[str] = mapped_column(index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    workos_invitation_id: Mapped[str | None]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntryModel(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_timeline", "org_id", "at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("organizations.id", ondelete=CASCADE)
+    )
+    at: Mapped[datetime]
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(36))
+    actor_email: Mapped[str | None]
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None]
+    #: Plain JSON (text on PostgreSQL too): written once, read whole, never searched.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON())
+    ip: Mapped[str | None] = mapped_column(String(64))

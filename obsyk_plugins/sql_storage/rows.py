@@ -30,11 +30,19 @@ def namespace_out(namespace: str) -> str | None:
 
 
 def organization(row: Row[Any]) -> Organization:
-    return Organization(id=row.id, name=row.name, created_at=row.created_at)
+    return Organization(
+        id=row.id, name=row.name, created_at=row.created_at, workos_org_id=row.workos_org_id
+    )
 
 
 def user(row: Row[Any]) -> User:
-    return User(id=row.id, email=row.email, created_at=row.created_at)
+    return User(
+        id=row.id,
+        email=row.email,
+        created_at=row.created_at,
+        name=row.name,
+        workos_user_id=row.workos_user_id,
+    )
 
 
 def api_token(row: Row[Any]) -> ApiToken:
@@ -46,6 +54,7 @@ def api_token(row: Row[Any]) -> ApiToken:
         name=row.name,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
     )
 
 

@@ -22,7 +22,7 @@ from obsyk_plugins.sql_storage.engine import create_storage_engine
 from obsyk_plugins.sql_storage.migrate import VERSION_TABLE, alembic_config, schema_filter
 from obsyk_plugins.sql_storage.models import Base
 
-HEAD = "0003"
+HEAD = "0004"
 #: Every JSON document column the ingestion writes (migration 0002 compresses them with lz4).
 DOCUMENT_COLUMNS = {
     ("resources", "record"),

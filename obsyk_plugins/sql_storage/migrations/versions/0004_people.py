@@ -20,6 +20,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+
 def _org_fk(table: str) -> sa.ForeignKeyConstraint:
     return sa.ForeignKeyConstraint(
         ["org_id"],

@@ -101,6 +101,8 @@ def _container(
         for name in _CONTAINER_STATES:
             if name in state:
                 record["state"] = name
+                # Extension: CrashLoopBackOff, ImagePullBackOff, OOMKilled... say why.
+                set_if(record, "reason", (state[name] or {}).get("reason"))
                 break
         record["ready"] = bool(status.get("ready"))
         record["restart_count"] = status.get("restartCount") or 0
@@ -211,6 +213,7 @@ class ContainerSchema(LenientSchema):
     name = optional_string()
     image = optional_string()
     state = optional_string()
+    reason = optional_string()
     ready = optional_boolean()
     restart_count = optional_integer()
     resources = nested(ContainerResourcesSchema)

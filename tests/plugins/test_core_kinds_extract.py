@@ -94,6 +94,7 @@ def test_pod_init_containers_and_volumes(core_registry: KindRegistry) -> None:
             "name": "migrate",
             "image": "ghcr.io/example/payments-api:1.42.0",
             "state": "terminated",
+            "reason": "Completed",
             "ready": True,
             "restart_count": 0,
             "resources": {},

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from obsyk_core.attention import FIELDS as ATTENTION_FIELDS
+from obsyk_core.attention import KINDS as ATTENTION_KINDS
+from obsyk_core.attention import AttentionItem, AttentionRules, attention_reason
 from obsyk_core.labels import LabelRequirement
 from obsyk_core.people import PeopleStore
 
@@ -554,6 +557,32 @@ class Storage(PeopleStore):
         for row in self.iter_records(cluster_ids, kinds):
             record = {key: value for key, value in row.record.items() if key in wanted}
             yield dataclasses.replace(row, record=record)
+
+    def attention(
+        self, cluster_ids: Collection[str], rules: AttentionRules, *, limit: int
+    ) -> list[AttentionItem]:
+        """Live resources needing attention by :mod:`obsyk_core.attention`'s rules.
+
+        At most ``limit``, in :func:`sort_key` order.  Backends that can should
+        evaluate the rules in their database (the SQL backend does on
+        PostgreSQL); this default reads the few fields the rules need.
+        """
+        items: list[AttentionItem] = []
+        if not cluster_ids:
+            return items
+        for row in self.iter_record_fields(cluster_ids, ATTENTION_KINDS, ATTENTION_FIELDS):
+            found = attention_reason(row.kind, row.record, rules)
+            if found is None:
+                continue
+            reason, detail = found
+            items.append(
+                AttentionItem(
+                    row.cluster_id, row.uid, row.kind, row.namespace, row.name, reason, detail
+                )
+            )
+            if len(items) >= limit:
+                break
+        return items
 
     @abc.abstractmethod
     def prune_history(self, before: datetime) -> int:

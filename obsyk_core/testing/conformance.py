@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from obsyk_core.testing.attention import AttentionConformance
 from obsyk_core.testing.events import EventConformance
 from obsyk_core.testing.history import HistoryConformance
 from obsyk_core.testing.people import PeopleConformance
@@ -21,6 +22,7 @@ class StorageConformance(
     StagingConformance,
     TransactionConformance,
     PeopleConformance,
+    AttentionConformance,
 ):
     """Every behaviour a :class:`~obsyk_core.storage.Storage` must have.
 

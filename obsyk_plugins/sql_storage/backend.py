@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
+from obsyk_core.attention import AttentionItem, AttentionRules
 from obsyk_core.storage import (
     ApiToken,
     Cluster,
@@ -46,6 +47,7 @@ from obsyk_core.storage import (
     User,
 )
 from obsyk_plugins.sql_storage import rows
+from obsyk_plugins.sql_storage.attention import attention_items
 from obsyk_plugins.sql_storage.engine import SQLITE_BEGIN_OPTION, create_storage_engine
 from obsyk_plugins.sql_storage.errors import storage_errors
 from obsyk_plugins.sql_storage.ingest_tx import (
@@ -672,6 +674,15 @@ class SqlStorage(SqlPeople, Storage):
             result = connection.execution_options(yield_per=STREAM_BATCH).execute(statement)
             for row in result:
                 yield rows.resource(row)
+
+    def attention(
+        self, cluster_ids: Collection[str], rules: AttentionRules, *, limit: int
+    ) -> list[AttentionItem]:
+        if self.dialect != "postgresql" or not cluster_ids:
+            # SQLite is the embedded, small case: the rules in Python will do.
+            return super().attention(cluster_ids, rules, limit=limit)
+        with self._reading_one_statement() as connection:
+            return attention_items(connection, cluster_ids, rules, limit)
 
     def prune_history(self, before: datetime) -> int:
         resource, version = ResourceModel, ResourceVersionModel

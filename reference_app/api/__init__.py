@@ -36,6 +36,7 @@ class ObsykApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
 def register_api(app: Flask) -> Api:
     """Create the app's one Api and register every API blueprint on it."""
     from reference_app.api.agent.routes import blp as agent_blp
+    from reference_app.api.attention.routes import blp as attention_blp
     from reference_app.api.clusters.routes import blp as clusters_blp
     from reference_app.api.kinds.routes import blp as kinds_blp
     from reference_app.api.resources.routes import blp as resources_blp
@@ -45,7 +46,14 @@ def register_api(app: Flask) -> Api:
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "Access or API token"}
     )
-    for blueprint in (agent_blp, clusters_blp, resources_blp, summary_blp, kinds_blp):
+    for blueprint in (
+        agent_blp,
+        clusters_blp,
+        resources_blp,
+        summary_blp,
+        kinds_blp,
+        attention_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_error_handler(StorageError, _storage_unavailable)
     app.register_error_handler(InvalidValueError, _invalid_value)

@@ -19,6 +19,7 @@ EXPECTED_PATHS = {
     "/api/v1/clusters/{cluster_id}/resources/{uid}": {"get"},
     "/api/v1/clusters/{cluster_id}/resources/{uid}/history": {"get"},
     "/api/v1/clusters/{cluster_id}/resources/{uid}/related": {"get"},
+    "/api/v1/attention": {"get"},
     "/api/v1/resources": {"get"},
     "/api/v1/summary": {"get"},
     "/api/v1/kinds": {"get"},

@@ -145,6 +145,7 @@ ROUTES = [
         P.READ_INVENTORY,
         200,
     ),
+    Route("GET", "/api/v1/attention", "/api/v1/attention", P.READ_INVENTORY, 200),
     Route(
         "GET",
         "/api/v1/clusters/{cluster}/credentials",

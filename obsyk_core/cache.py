@@ -9,6 +9,14 @@ from __future__ import annotations
 import abc
 
 
+class CacheError(RuntimeError):
+    """The backend cannot be reached right now (connection lost, timeout): retry later.
+
+    Backends raise it for transient failures only; the platform answers 503
+    with ``Retry-After``, as for :class:`~obsyk_core.storage.StorageError`.
+    """
+
+
 class Cache(abc.ABC):
     @abc.abstractmethod
     def add(self, key: str, value: bytes, ttl_seconds: int) -> bool:

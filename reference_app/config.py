@@ -37,7 +37,9 @@ class Settings:
         "",
         "`redis://…` for the cache (assertion replay cache, one-time claims of change "
         "notifications and staleness warnings) and RQ job queues. Empty runs jobs "
-        "in-process and keeps the cache in memory.",
+        "in-process and keeps the cache in memory. A command or connection attempt "
+        "that Redis does not answer fails after 5 s (a 503 on a request); URL "
+        "parameters change that (`?socket_timeout=2&socket_connect_timeout=2`).",
     )
     public_urls: tuple[str, ...] = setting(
         (),

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app
 from flask_smorest import Api
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from obsyk_core.cache import CacheError
 from obsyk_core.storage import InvalidValueError, StorageError
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.errors import error_response
 
-#: Seconds an agent (or a user) should wait before retrying after a storage failure.
-STORAGE_RETRY_AFTER_SECONDS = 5
+#: Seconds an agent (or a user) should wait before retrying after a transient failure.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 class ObsykApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
@@ -55,20 +58,46 @@ def register_api(app: Flask) -> Api:
         attention_blp,
     ):
         api.register_blueprint(blueprint)
-    app.register_error_handler(StorageError, _storage_unavailable)
+    for unavailable in _UNAVAILABLE:
+        app.register_error_handler(unavailable, _unavailable)
     app.register_error_handler(InvalidValueError, _invalid_value)
     app.extensions["obsyk_api"] = api
     return api
 
 
-def _storage_unavailable(error: StorageError) -> Response:
-    """A transient backend failure: 503 so the upstream operator retries (it retries only 5xx)."""
-    current_app.logger.warning("storage unavailable: %s", error)
-    return error_response(
-        503,
+#: Transient failures of a backing service, each with its error code and message.
+_UNAVAILABLE: dict[type[Exception], tuple[str, str]] = {
+    StorageError: (
+        "storage_unavailable",
         "The inventory store is temporarily unavailable; retry later.",
-        code="storage_unavailable",
-        headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    ),
+    CacheError: (
+        "cache_unavailable",
+        "The platform's cache is temporarily unavailable; retry later.",
+    ),
+    # The cache turns its own Redis failures into CacheError; these are the job queue's.
+    RedisConnectionError: (
+        "queue_unavailable",
+        "The platform's job queue is temporarily unavailable; retry later.",
+    ),
+    RedisTimeoutError: (
+        "queue_unavailable",
+        "The platform's job queue is temporarily unavailable; retry later.",
+    ),
+}
+
+
+def _unavailable(error: Exception) -> Response:
+    """A backing service failed transiently: 503 so clients retry (upstream retries only 5xx).
+
+    The one place a database, cache or queue outage becomes an answer, on
+    every route (the token endpoint's replay check included: a grant is
+    refused, never issued without it).
+    """
+    code, message = next(answer for kind, answer in _UNAVAILABLE.items() if isinstance(error, kind))
+    current_app.logger.warning("%s: %s", code, error)
+    return error_response(
+        503, message, code=code, headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
     )
 
 

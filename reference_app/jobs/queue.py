@@ -152,13 +152,11 @@ class ThreadJobQueue(JobQueue):
 
 
 def redis_connection(url: str) -> Redis:
-    """A client for ``OBSYK_REDIS_URL`` (its cache-only ``prefix`` parameter removed)."""
-    from redis import Redis
+    """A client for ``OBSYK_REDIS_URL`` with the cache's timeouts (``prefix`` is cache-only)."""
+    from obsyk_plugins.redis_cache import redis_client
 
-    from obsyk_plugins.redis_cache import split_prefix
-
-    client_url, _ = split_prefix(url)
-    return Redis.from_url(client_url)
+    client, _ = redis_client(url)
+    return client
 
 
 def make_job_queue(settings: Settings, app: Flask) -> JobQueue:

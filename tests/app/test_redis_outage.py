@@ -6,18 +6,30 @@ redis-server it kills: the shared Redis is never touched.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_wire import Agent, new_cluster_uid, pod, stored_inventory
-from app_support import new_cluster, new_org, postgres_config, request_access_token
+from app_support import (
+    JWT_BEARER,
+    ClusterKeys,
+    assertion,
+    new_cluster,
+    new_org,
+    postgres_config,
+    request_access_token,
+)
 from flask import Flask
-from outages import PrivateRedis
+from flask.testing import FlaskClient
+from outages import PrivateRedis, SilentProxy
 
 from reference_app import create_app
 from reference_app.app import close_app
 from reference_app.jobs import tasks
+from reference_app.state import get_state
 
 pytestmark = [pytest.mark.postgres]
 
@@ -58,3 +70,88 @@ def test_a_final_chunk_is_acknowledged_while_redis_is_down_and_recovered_after(
     with outage_app.app_context():
         assert tasks.recover_pending() == ["s1"]
     assert set(stored_inventory(outage_app, keys.cluster.id)) == {"p0", "p1"}
+
+
+def grant_forms(keys: ClusterKeys) -> dict[str, dict[str, str]]:
+    """Both ways an operator asks for a token, each with a fresh assertion."""
+    return {
+        "jwt-bearer": {
+            "grant_type": JWT_BEARER,
+            "assertion": assertion(keys.private_key_pem, keys.client_id),
+        },
+        "client_credentials": {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion(keys.private_key_pem, keys.client_id),
+        },
+    }
+
+
+def assert_unavailable(response: Any, code: str) -> None:
+    assert response.status_code == 503, response.get_json()
+    assert response.headers["Retry-After"] == "5"
+    body = response.get_json()
+    assert (body["code"], body["status"]) == (code, 503)
+    assert "temporarily unavailable" in body["message"]
+    assert "access_token" not in body
+
+
+def test_token_grant_is_refused_with_503_while_the_replay_cache_is_down(
+    outage_app: Flask, redis_server: PrivateRedis
+) -> None:
+    # Without the jti check a captured assertion could be replayed: no token is
+    # issued, and the operator retries (5xx) instead of giving up (4xx).
+    keys = new_cluster(outage_app, new_org(outage_app))
+    client = outage_app.test_client()
+    redis_server.kill()
+
+    for form in grant_forms(keys).values():
+        assert_unavailable(client.post("/oauth/token", data=form), "cache_unavailable")
+
+    redis_server.restart()
+    for form in grant_forms(keys).values():
+        assert client.post("/oauth/token", data=form).status_code == 200
+
+
+def test_a_silent_redis_ends_the_request_in_a_503_after_its_socket_timeout(
+    tmp_path: Path, postgres_url: str, redis_server: PrivateRedis
+) -> None:
+    # A partition that closes nothing: without a client timeout the request
+    # (and the server thread serving it) would wait forever.
+    proxy = SilentProxy(redis_server.port)
+    url = f"redis://127.0.0.1:{proxy.port}/0?socket_timeout=1&socket_connect_timeout=1"
+    app = create_app({**postgres_config(tmp_path, postgres_url, "", ""), "REDIS_URL": url})
+    try:
+        keys = new_cluster(app, new_org(app))
+        client = app.test_client()
+        assert _grant(client, keys).status_code == 200  # the pooled connection works
+        proxy.go_silent()
+
+        started = time.monotonic()
+        response = _grant(client, keys)
+        elapsed = time.monotonic() - started
+    finally:
+        close_app(app)
+        proxy.close()
+
+    assert_unavailable(response, "cache_unavailable")
+    assert elapsed < 3.0  # one socket_timeout, not redis-py's ten retries of it
+
+
+def _grant(client: FlaskClient, keys: ClusterKeys) -> Any:
+    return client.post("/oauth/token", data=grant_forms(keys)["jwt-bearer"])
+
+
+def test_a_job_queue_failure_on_a_request_path_is_a_503_too(
+    outage_app: Flask, redis_server: PrivateRedis
+) -> None:
+    # Today's routes catch their enqueue failures (staging, notifications); a
+    # route that does not still answers in the one shape, with Retry-After.
+    def queue_now() -> str:
+        get_state().jobs.enqueue(tasks.prune_history)
+        return "queued"
+
+    outage_app.add_url_rule("/queue-now", view_func=queue_now)
+    redis_server.kill()
+
+    assert_unavailable(outage_app.test_client().get("/queue-now"), "queue_unavailable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from obsyk_core.cache import Cache
+from obsyk_core.cache import Cache, CacheError
 from obsyk_core.plugins import build_plugin_manager
 from obsyk_plugins import memory_cache, redis_cache
 
@@ -119,3 +120,32 @@ def test_memory_ttl_follows_the_clock_it_is_given() -> None:
 def test_memory_rejects_non_positive_ttl() -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
         memory_cache.MemoryCache().set("k", b"v", 0)
+
+
+def test_redis_unreachable_is_a_cache_error_for_every_operation() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cache = _open(f"redis://127.0.0.1:{port}/0")
+    operations = [
+        lambda: cache.add("k", b"v", 60),
+        lambda: cache.get("k"),
+        lambda: cache.set("k", b"v", 60),
+        lambda: cache.delete("k"),
+        lambda: cache.incr("n", 60),
+    ]
+    try:
+        for operation in operations:
+            with pytest.raises(CacheError, match="Redis unavailable"):
+                operation()
+    finally:
+        cache.close()
+
+
+def test_redis_client_has_timeouts_unless_the_url_sets_its_own() -> None:
+    default, _ = redis_cache.redis_client("redis://h:6379/0?prefix=p:")
+    tuned, _ = redis_cache.redis_client("redis://h:6379/0?socket_timeout=1.5")
+    options = default.connection_pool.connection_kwargs
+    assert options["socket_timeout"] == options["socket_connect_timeout"] == 5.0
+    assert options["socket_keepalive"] is True
+    assert tuned.connection_pool.connection_kwargs["socket_timeout"] == 1.5

@@ -6,6 +6,7 @@ invalid field, by path (``pods.3.uid``), to its messages.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from flask import Flask, Response, jsonify
@@ -83,9 +84,12 @@ def error_response(
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(error: ApiError) -> Response:
+def http_error_response(error: HTTPException) -> Response:
+    """Any ``HTTPException`` (an :class:`ApiError` included) as the one error shape.
+
+    The app's handler, and flask-smorest's (``ObsykApi.handle_http_exception``).
+    """
+    if isinstance(error, ApiError):
         return error_response(
             error.code or 500,
             error.description or "",
@@ -93,31 +97,37 @@ def register_error_handlers(app: Flask) -> None:
             errors=error.errors,
             headers=error.extra_headers,
         )
-
-    @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
-        status = error.code or 500
-        data = getattr(error, "data", None) or {}
-        # flask-smorest / webargs put validation messages under data["messages"].
-        messages = data.get("messages") if isinstance(data, dict) else None
-        errors = _flatten(messages) if messages else None
-        message = MESSAGES.get(status) if errors or status in (413, 405) else None
-        return error_response(
-            status, message or error.description or MESSAGES.get(status, ""), errors=errors
-        )
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    # flask-smorest / webargs put validation messages under data["messages"].
+    messages = data.get("messages") if isinstance(data, dict) else None
+    errors = flatten_messages(messages) if messages else None
+    message = MESSAGES.get(status) if errors or status in (413, 405) else None
+    return error_response(
+        status, message or error.description or MESSAGES.get(status, ""), errors=errors
+    )
 
 
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """webargs nests by location (``json``, ``query``); report plain field paths."""
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, http_error_response)
+
+
+_LOCATIONS = ("json", "query", "querystring", "form", "headers", "files", "cookies", "view_args")
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as ``{"a.0.b": [...]}``, without webargs' location level."""
     flat: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
+    if isinstance(messages, Mapping):
         for key, value in messages.items():
-            if not prefix and key in ("json", "query", "form", "headers", "files"):
-                flat.update(_flatten(value))
+            if not prefix and key in _LOCATIONS:
+                flat.update(flatten_messages(value))
                 continue
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, dict):
-                flat.update(_flatten(value, path))
-            else:
-                flat[path] = [str(v) for v in (value if isinstance(value, list) else [value])]
+            flat.update(flatten_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(messages, list) and not all(isinstance(m, str) for m in messages):
+        for index, value in enumerate(messages):
+            flat.update(flatten_messages(value, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        items = messages if isinstance(messages, list) else [messages]
+        flat.setdefault(prefix or "_body", []).extend(str(m) for m in items)
     return flat

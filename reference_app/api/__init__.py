@@ -11,29 +11,30 @@ from flask import Flask, Response, current_app
 from flask_smorest import Api
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from werkzeug.exceptions import HTTPException
 
 from obsyk_core.cache import CacheError
 from obsyk_core.storage import InvalidValueError, StorageError
 from reference_app.api.error_schema import ErrorSchema
-from reference_app.errors import error_response
+from reference_app.errors import error_response, http_error_response
 
 #: Seconds an agent (or a user) should wait before retrying after a transient failure.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 
 class ObsykApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
-    """flask-smorest's Api, minus its own error handler.
+    """flask-smorest's Api, answering errors in the one Obsyk shape.
 
-    flask-smorest registers a handler for every ``HTTPException`` that answers
-    in its own shape; the app's handlers (``reference_app.errors``) already
-    answer every error, webargs' 422s included, in the one Obsyk shape, so the
-    app's handler must stay in charge.
+    flask-smorest handles every ``HTTPException`` with
+    :meth:`handle_http_exception`, its documented hook for a custom error
+    payload; this one answers as the rest of the app does
+    (:func:`reference_app.errors.http_error_response`), webargs' 422s included.
     """
 
     ERROR_SCHEMA = ErrorSchema
 
-    def _register_error_handlers(self) -> None:
-        return None
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return http_error_response(error)
 
 
 def register_api(app: Flask) -> Api:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
-import orjson
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 
 from obsyk_core.gc_pause import gc_paused
@@ -50,8 +49,6 @@ blp = ApiBlueprint(
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_ANSWER_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
-
 #: Bodies declared smaller than this run with the collector as usual (see
 #: :func:`_collector_paused`): a few events decode into a few hundred objects.
 PAUSE_COLLECTOR_FROM_BYTES = 64 * 1024
@@ -66,29 +63,12 @@ _AGENT_ERRORS = {
 }
 
 
-def _documented(*answers: Callable[[Any], Any]) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Describe a view's answers, error answers and bearer security, adding no call.
-
-    flask-smorest's ``response``, ``alt_response`` and ``doc`` decorators wrap
-    the view in functions that, for a view answering a ``Response`` (every one
-    here does, see :func:`_answer`), only call it through
-    ``current_app.ensure_sync``: eight pass-through calls per request.  Only
-    the OpenAPI description they build (``_apidoc``) is kept, on the view
-    itself, where the blueprint reads it.  ``answers`` are listed as they
-    would be stacked, outermost first.
-    """
-
-    def document(view: Callable[P, R]) -> Callable[P, R]:
-        documented: Any = view
-        for status, description in _AGENT_ERRORS.items():
-            documented = blp.alt_response(status, description=description)(documented)
-        documented = blp.doc(security=[{"bearer": []}])(documented)
-        for answer in reversed(answers):
-            documented = answer(documented)
-        view._apidoc = documented._apidoc  # type: ignore[attr-defined]
-        return view
-
-    return document
+def _agent_errors(view: Callable[P, R]) -> Callable[P, R]:
+    """Document the error answers every agent endpoint shares, and its bearer security."""
+    documented: Any = view
+    for status, description in _AGENT_ERRORS.items():
+        documented = blp.alt_response(status, description=description)(documented)
+    return cast(Callable[P, R], blp.doc(security=[{"bearer": []}])(documented))
 
 
 def _collector_paused(func: Callable[P, R]) -> Callable[P, R]:
@@ -120,20 +100,6 @@ def _collector_paused(func: Callable[P, R]) -> Callable[P, R]:
     return paused
 
 
-def _answer(document: dict[str, Any], status: int = 200) -> Response:
-    """``document`` as the JSON answer: the bytes ``@blp.response`` would send, for less.
-
-    Dumping through the response schema and Flask's ``json`` module took a
-    twentieth of a single event's Python.  These documents hold only their
-    schema's fields, as plain strings, integers, booleans and lists of strings,
-    so the schema's dump changes nothing, and orjson with sorted keys and a
-    final newline writes Flask's compact bytes.  The schemas still document
-    the answers (:func:`_documented`).
-    """
-    body = orjson.dumps(document, option=_ANSWER_OPTIONS)
-    return Response(body, status=status, mimetype="application/json")
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -152,10 +118,9 @@ def _counts(result: IngestResult) -> dict[str, int]:
 class SnapshotView(MethodView):
     decorators = [agent_required]
 
-    @_documented(
-        blp.response(200, SnapshotAcceptedSchema, description="Committed"),
-        blp.alt_response(202, schema=SnapshotAcceptedSchema, description="Durably staged"),
-    )
+    @blp.response(200, SnapshotAcceptedSchema, description="Committed")
+    @blp.alt_response(202, schema=SnapshotAcceptedSchema, description="Durably staged")
+    @_agent_errors
     @_collector_paused
     def post(self) -> Any:
         """Receive a full snapshot, or one chunk of a chunked snapshot.
@@ -192,7 +157,7 @@ class SnapshotView(MethodView):
                 "chunk": snapshot.chunk or 0,
                 "queued": queued,
             }
-            return _answer(staged, 202)
+            return staged, 202
         result = reconcile_snapshot(
             state.storage,
             agent.cluster_id,
@@ -206,14 +171,15 @@ class SnapshotView(MethodView):
             ),
         )
         announce_changes(state, result)
-        return _answer({"status": "committed", **_counts(result)})
+        return {"status": "committed", **_counts(result)}
 
 
 @blp.route("/events")
 class EventsView(MethodView):
     decorators = [agent_required]
 
-    @_documented(blp.response(200, EventsAcceptedSchema, description="Committed"))
+    @blp.response(200, EventsAcceptedSchema, description="Committed")
+    @_agent_errors
     @_collector_paused
     def post(self) -> Any:
         """Receive one resource change (upstream) or a batch ``{"cluster_uid", "events": [...]}``.
@@ -244,14 +210,15 @@ class EventsView(MethodView):
                 unknown_cluster()
             raise
         announce_changes(state, result)
-        return _answer({"status": "committed", **_counts(result)})
+        return {"status": "committed", **_counts(result)}
 
 
 @blp.route("/heartbeat")
 class HeartbeatView(MethodView):
     decorators = [agent_required]
 
-    @_documented(blp.response(200, HeartbeatAnswerSchema, description="Recorded"))
+    @blp.response(200, HeartbeatAnswerSchema, description="Recorded")
+    @_agent_errors
     def post(self) -> Any:
         """Record liveness; with ``counts``/``digests``, answer the kinds that drifted."""
         state = get_state()
@@ -268,7 +235,7 @@ class HeartbeatView(MethodView):
         seen = ClusterSeen(seen_at=now, heartbeat_at=now, agent_version=heartbeat.agent_version)
         if not heartbeat.counts and not heartbeat.digests:
             state.storage.mark_cluster_seen(agent.cluster_id, seen)
-            return _answer({"resync": []})
+            return {"resync": []}
         try:
             resync = kinds_to_resync(
                 state.storage,
@@ -287,4 +254,4 @@ class HeartbeatView(MethodView):
         # cluster deleted elsewhere; asking it for a resync would be retried forever.
         if resync and state.storage.get_cluster(agent.org_id, agent.cluster_id) is None:
             unknown_cluster()
-        return _answer({"resync": resync})
+        return {"resync": resync}

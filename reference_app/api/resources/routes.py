@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
 from flask.views import MethodView
 
 from obsyk_core.storage import ResourceRow, Storage
@@ -16,7 +15,6 @@ from reference_app.api.resources.org_clusters import (
     confirm_cluster,
     is_org_cluster,
 )
-from reference_app.api.resources.page_json import page_response
 from reference_app.api.resources.related import RelatedFinder
 from reference_app.api.resources.schemas import (
     FleetFilterArgsSchema,
@@ -50,7 +48,7 @@ def _documented(func: Any) -> Any:
     return blp.doc(security=[{"bearer": []}])(func)
 
 
-def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> Response:
+def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> dict[str, Any]:
     """One page of one cluster of the caller's org; 404 unless of their org.
 
     The org check is remembered (:mod:`org_clusters`), so a listing costs the
@@ -61,7 +59,7 @@ def _cluster_page(storage: Storage, cluster_id: str, args: dict[str, Any]) -> Re
     page = resource_page(storage.query_resources, [cluster_id] if mine else [], args)
     if not page["items"]:
         confirm_cluster(storage, cluster_id)
-    return page_response(page["items"], page["next_cursor"])
+    return page
 
 
 @blp.route("/clusters/<cluster_id>/resources")
@@ -72,7 +70,7 @@ class ClusterResources(MethodView):
     @blp.arguments(_CLUSTER_FILTER_ARGS, location="query")
     @blp.response(200, ResourcePageSchema)
     @_documented
-    def get(self, args: dict[str, Any], cluster_id: str) -> Response:
+    def get(self, args: dict[str, Any], cluster_id: str) -> dict[str, Any]:
         """List a cluster's resources (`/agents` is an alias)."""
         return _cluster_page(get_state().storage, cluster_id, args)
 
@@ -84,14 +82,13 @@ class FleetResources(MethodView):
     @blp.arguments(_FLEET_FILTER_ARGS, location="query")
     @blp.response(200, ResourcePageSchema)
     @_documented
-    def get(self, args: dict[str, Any]) -> Response:
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Search resources across every cluster of your organization."""
         storage = get_state().storage
         if args.get("cluster_id"):
             return _cluster_page(storage, args["cluster_id"], args)
         clusters = org_cluster_ids(storage, current_user().org_id)
-        page = resource_page(storage.query_resources, clusters, args)
-        return page_response(page["items"], page["next_cursor"])
+        return resource_page(storage.query_resources, clusters, args)
 
 
 def _resource_or_404(storage: Storage, cluster_id: str, uid: str) -> ResourceRow:

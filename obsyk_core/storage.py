@@ -26,6 +26,7 @@ from typing import Any, Literal
 from obsyk_core.attention import FIELDS as ATTENTION_FIELDS
 from obsyk_core.attention import KINDS as ATTENTION_KINDS
 from obsyk_core.attention import AttentionItem, AttentionRules, attention_reason
+from obsyk_core.images import POD_IMAGE_FIELDS, ImageUse, images_in_use
 from obsyk_core.labels import LabelRequirement
 from obsyk_core.people import PeopleStore
 
@@ -557,6 +558,30 @@ class Storage(PeopleStore):
         for row in self.iter_records(cluster_ids, kinds):
             record = {key: value for key, value in row.record.items() if key in wanted}
             yield dataclasses.replace(row, record=record)
+
+    def image_usage(
+        self,
+        cluster_ids: Collection[str],
+        *,
+        images_limit: int,
+        where_limit: int,
+        image_contains: str | None = None,
+    ) -> tuple[list[ImageUse], bool]:
+        """The images live Pods run (:mod:`obsyk_core.images`): most used first, bounded.
+
+        Returns the images and whether more were left out.  Backends that can
+        should aggregate in their database (the SQL backend does on
+        PostgreSQL); this default reads each Pod's two image fields.
+        """
+        if not cluster_ids:
+            return [], False
+        pods = self.iter_record_fields(cluster_ids, ["Pod"], POD_IMAGE_FIELDS)
+        return images_in_use(
+            pods,
+            images_limit=images_limit,
+            where_limit=where_limit,
+            image_contains=image_contains,
+        )
 
     def attention(
         self, cluster_ids: Collection[str], rules: AttentionRules, *, limit: int

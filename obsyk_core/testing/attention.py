@@ -24,7 +24,7 @@ def _container(name: str, **fields: Any) -> dict[str, Any]:
 
 
 class AttentionConformance(ConformanceBase):
-    def _cluster(self, obsyk_storage: Storage) -> str:
+    def _attention_cluster(self, obsyk_storage: Storage) -> str:
         org = obsyk_storage.create_org("acme")
         cluster = obsyk_storage.create_cluster(org.id, "prod").id
         fresh = (T0 - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
@@ -79,7 +79,7 @@ class AttentionConformance(ConformanceBase):
         return cluster
 
     def test_attention_applies_every_rule_in_listing_order(self, obsyk_storage: Storage) -> None:
-        cluster = self._cluster(obsyk_storage)
+        cluster = self._attention_cluster(obsyk_storage)
         items = obsyk_storage.attention([cluster], RULES, limit=100)
         assert [(i.kind, i.name, i.reason, i.detail) for i in items] == [
             ("DaemonSet", "agent", "BelowDesired", "3 of 4 ready"),
@@ -95,7 +95,7 @@ class AttentionConformance(ConformanceBase):
         assert {(i.cluster_id, i.namespace) for i in items if i.kind == "Node"} == {(cluster, None)}
 
     def test_attention_is_bounded_and_scoped(self, obsyk_storage: Storage) -> None:
-        cluster = self._cluster(obsyk_storage)
+        cluster = self._attention_cluster(obsyk_storage)
         assert [i.name for i in obsyk_storage.attention([cluster], RULES, limit=2)] == [
             "agent",
             "low",

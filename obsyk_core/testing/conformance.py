@@ -5,6 +5,7 @@ from __future__ import annotations
 from obsyk_core.testing.attention import AttentionConformance
 from obsyk_core.testing.events import EventConformance
 from obsyk_core.testing.history import HistoryConformance
+from obsyk_core.testing.images import ImageConformance
 from obsyk_core.testing.people import PeopleConformance
 from obsyk_core.testing.queries import QueryConformance
 from obsyk_core.testing.snapshots import SnapshotConformance
@@ -23,6 +24,7 @@ class StorageConformance(
     TransactionConformance,
     PeopleConformance,
     AttentionConformance,
+    ImageConformance,
 ):
     """Every behaviour a :class:`~obsyk_core.storage.Storage` must have.
 

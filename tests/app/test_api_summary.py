@@ -50,10 +50,16 @@ def test_summary_counts_and_images(
     assert {(w["cluster_id"], w["pod"]) for w in images["nginx:1.25"]["where"]} == {
         (first.cluster.id, "web-1"), (second.cluster.id, "web-x"),
     }  # fmt: skip
-    assert images["busybox:1.36"]["where"] == [
-        {"cluster_id": first.cluster.id, "namespace": "shop", "pod": "db-0"}
-    ]
+    assert [
+        {key: w[key] for key in ("cluster_id", "namespace", "pod")}
+        for w in images["busybox:1.36"]["where"]
+    ] == [{"cluster_id": first.cluster.id, "namespace": "shop", "pod": "db-0"}]
     assert summary["images"][0]["image"] == "nginx:1.25"  # most used first
+    # Where does nginx run: both clusters.
+    nginx = user.get("/api/v1/summary", image="nginx").get_json()["images"]
+    assert [(i["image"], i["pods"]) for i in nginx] == [("nginx:1.25", 2)]
+    assert {w["cluster_id"] for w in nginx[0]["where"]} == {first.cluster.id, second.cluster.id}
+    assert user.get("/api/v1/summary", image="").status_code == 422
     only_second = user.get("/api/v1/summary", cluster_id=second.cluster.id).get_json()
     assert {i["image"] for i in only_second["images"]} == {"nginx:1.25", "envoy:1.30",
                                                           "python:3.12"}  # fmt: skip

@@ -10,7 +10,6 @@ from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.scoping import cluster_of_current_org
 from reference_app.api.summary.counts import roll_up
-from reference_app.api.summary.images import POD_IMAGE_FIELDS, images_in_use
 from reference_app.api.summary.schemas import SummaryArgsSchema, SummarySchema
 from reference_app.auth.guards import Permission, current_user, requires
 from reference_app.state import get_state
@@ -32,7 +31,11 @@ class Summary(MethodView):
     @blp.alt_response(404, schema=ErrorSchema, description="No such cluster")
     @blp.doc(security=[{"bearer": []}])
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Counts by cluster, kind and namespace; images in use and where they run."""
+        """Counts by cluster, kind and namespace; images in use and where they run.
+
+        Both are aggregated by the storage (on PostgreSQL in the database);
+        `image` keeps only images whose name contains it ("where does X run").
+        """
         storage = get_state().storage
         if args.get("cluster_id"):
             clusters = [cluster_of_current_org(storage, args["cluster_id"])]
@@ -40,9 +43,11 @@ class Summary(MethodView):
             clusters = storage.list_clusters(current_user().org_id)
         names = {cluster.id: cluster.name for cluster in clusters}
         rollup = roll_up(storage.count_resources(list(names)) if names else {}, list(names))
-        pods = storage.iter_record_fields(list(names), ["Pod"], POD_IMAGE_FIELDS)
-        images, images_truncated = images_in_use(
-            pods, images_limit=IMAGES_LIMIT, where_limit=WHERE_LIMIT
+        images, images_truncated = storage.image_usage(
+            list(names),
+            images_limit=IMAGES_LIMIT,
+            where_limit=WHERE_LIMIT,
+            image_contains=args.get("image"),
         )
         by_cluster = [
             {"cluster_id": cid, "name": names[cid], "count": tally.count, "kinds": tally.kinds}

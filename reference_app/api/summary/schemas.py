@@ -7,6 +7,10 @@ import marshmallow as ma
 
 class SummaryArgsSchema(ma.Schema):
     cluster_id = ma.fields.String(metadata={"description": "Only this cluster"})
+    image = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=500),
+        metadata={"description": "Only images whose name contains this"},
+    )
 
 
 class ClusterCountSchema(ma.Schema):
@@ -27,6 +31,7 @@ class ImagePlacementSchema(ma.Schema):
     cluster_id = ma.fields.String()
     namespace = ma.fields.String(allow_none=True)
     pod = ma.fields.String()
+    uid = ma.fields.String(metadata={"description": "The Pod's uid"})
 
 
 class ImageSchema(ma.Schema):

@@ -21,7 +21,8 @@ from obsyk_plugins.sql_storage.rows import namespace_out
 _ZONED_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
 
 
-def _array(path: str) -> str:
+def json_array(path: str) -> str:
+    """The JSONB value at ``path`` when it is an array, else an empty array."""
     return f"CASE WHEN jsonb_typeof({path}) = 'array' THEN {path} ELSE '[]'::jsonb END"
 
 
@@ -36,8 +37,8 @@ def _time(path: str) -> str:
     return f"CASE WHEN {path} ~ '{_ZONED_TIME}' THEN ({path})::timestamptz END"
 
 
-_CONTAINERS = _array("r.record->'containers'")
-_INIT_CONTAINERS = _array("r.record->'init_containers'")
+_CONTAINERS = json_array("r.record->'containers'")
+_INIT_CONTAINERS = json_array("r.record->'init_containers'")
 _CREATED = _time("r.record->>'k8s_created_at'")
 _LAST_SEEN = _time("r.record->>'last_timestamp'")
 _READY = _count("r.record->'ready_replicas'")

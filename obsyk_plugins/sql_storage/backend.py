@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from obsyk_core.attention import AttentionItem, AttentionRules
+from obsyk_core.images import ImageUse
 from obsyk_core.storage import (
     ApiToken,
     Cluster,
@@ -46,7 +47,7 @@ from obsyk_core.storage import (
     StoredState,
     User,
 )
-from obsyk_plugins.sql_storage import rows
+from obsyk_plugins.sql_storage import images, rows
 from obsyk_plugins.sql_storage.attention import attention_items
 from obsyk_plugins.sql_storage.engine import SQLITE_BEGIN_OPTION, create_storage_engine
 from obsyk_plugins.sql_storage.errors import storage_errors
@@ -674,6 +675,30 @@ class SqlStorage(SqlPeople, Storage):
             result = connection.execution_options(yield_per=STREAM_BATCH).execute(statement)
             for row in result:
                 yield rows.resource(row)
+
+    def image_usage(
+        self,
+        cluster_ids: Collection[str],
+        *,
+        images_limit: int,
+        where_limit: int,
+        image_contains: str | None = None,
+    ) -> tuple[list[ImageUse], bool]:
+        if self.dialect != "postgresql" or not cluster_ids:
+            return super().image_usage(
+                cluster_ids,
+                images_limit=images_limit,
+                where_limit=where_limit,
+                image_contains=image_contains,
+            )
+        with self._reading_one_statement() as connection:
+            return images.image_usage(
+                connection,
+                cluster_ids,
+                images_limit=images_limit,
+                where_limit=where_limit,
+                image_contains=image_contains,
+            )
 
     def attention(
         self, cluster_ids: Collection[str], rules: AttentionRules, *, limit: int

@@ -1,0 +1,75 @@
+"""Images in use (:mod:`obsyk_core.images`) aggregated by PostgreSQL in one statement.
+
+The server unnests each live Pod's containers and init containers, counts the
+distinct pods per image and sends back only the top images with their first
+placements: a fleet's Pod records never leave the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import String
+
+from obsyk_core.images import ImagePlacement, ImageUse
+from obsyk_plugins.sql_storage.attention import json_array
+from obsyk_plugins.sql_storage.rows import namespace_out
+
+_STATEMENT = text(
+    f"""
+WITH uses AS (
+  SELECT DISTINCT r.cluster_id, r.namespace, r.name, r.uid, c.value->>'image' AS image
+  FROM resources r
+  CROSS JOIN LATERAL jsonb_array_elements(
+    {json_array("r.record->'containers'")} || {json_array("r.record->'init_containers'")}
+  ) AS c(value)
+  WHERE r.cluster_id = ANY(:cluster_ids) AND r.kind = 'Pod' AND r.deleted_at IS NULL
+    AND jsonb_typeof(c.value) = 'object' AND jsonb_typeof(c.value->'image') = 'string'
+    AND c.value->>'image' <> ''
+    AND (CAST(:image_contains AS text) IS NULL
+         OR strpos(c.value->>'image', CAST(:image_contains AS text)) > 0)
+),
+ranked AS (
+  SELECT image, count(*) AS pods FROM uses GROUP BY image
+  ORDER BY pods DESC, image COLLATE "C" LIMIT :images_limit
+)
+SELECT ranked.image, ranked.pods, w.cluster_id, w.namespace, w.name, w.uid
+FROM ranked
+LEFT JOIN LATERAL (
+  SELECT u.cluster_id, u.namespace, u.name, u.uid FROM uses u WHERE u.image = ranked.image
+  ORDER BY u.namespace, u.name, u.cluster_id, u.uid LIMIT :where_limit
+) w ON true
+ORDER BY ranked.pods DESC, ranked.image COLLATE "C", w.namespace, w.name, w.cluster_id, w.uid
+"""
+).bindparams(bindparam("cluster_ids", type_=ARRAY(String)))
+
+
+def image_usage(
+    connection: Connection,
+    cluster_ids: Collection[str],
+    *,
+    images_limit: int,
+    where_limit: int,
+    image_contains: str | None,
+) -> tuple[list[ImageUse], bool]:
+    params: dict[str, Any] = {
+        "cluster_ids": list(cluster_ids),
+        "image_contains": image_contains or None,
+        # One more than asked tells whether images were left out.
+        "images_limit": images_limit + 1,
+        "where_limit": where_limit,
+    }
+    uses: dict[str, ImageUse] = {}
+    for row in connection.execute(_STATEMENT, params):
+        use = uses.get(row.image)
+        if use is None:
+            use = uses[row.image] = ImageUse(row.image, row.pods)
+        if row.uid is not None:
+            use.where.append(
+                ImagePlacement(row.cluster_id, namespace_out(row.namespace), row.name, row.uid)
+            )
+    ranked = list(uses.values())
+    return ranked[:images_limit], len(ranked) > images_limit

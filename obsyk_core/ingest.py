@@ -194,8 +194,10 @@ def apply_events(
     """Apply changes in order (by ``seq`` when the operator numbered them), atomically."""
     plan = _Plan(cluster_id, received_at)
     ordered = _in_send_order(events)
-    with storage.ingest(cluster_id) as tx:
-        states = tx.load_states(uids={event.uid for event in ordered})
+    uids = {event.uid for event in ordered}
+    # Only these objects: events of one cluster need not wait for each other.
+    with storage.ingest(cluster_id, uids=uids) as tx:
+        states = tx.load_states(uids=uids)
         for event in ordered:
             state = states.get(event.uid)
             if event.type is ChangeType.DELETED:

@@ -239,6 +239,26 @@ class ChangeSet:
     def __bool__(self) -> bool:
         return bool(self.upserts or self.tombstones or self.versions or self.touches)
 
+    def uids(self) -> set[str]:
+        """Every object the change set writes (rows or history)."""
+        return (
+            {row.uid for row in self.upserts}
+            | {tombstone.uid for tombstone in self.tombstones}
+            | {touch.uid for touch in self.touches}
+            | {version.uid for version in self.versions}
+        )
+
+
+def check_scope(changes: ChangeSet, uids: Collection[str] | None) -> None:
+    """Refuse ``changes`` writing an object outside an ingestion's ``uids``.
+
+    See :meth:`Storage.ingest`; ``uids=None`` is the whole cluster: anything goes.
+    """
+    if uids is not None:
+        outside = changes.uids().difference(uids)
+        if outside:
+            raise ValueError(f"uids {sorted(outside)} are outside this ingestion's scope")
+
 
 #: Keyset-pagination position: (kind, namespace or "", name, cluster_id, uid).
 SortKey = tuple[str, str, str, str, str]
@@ -293,7 +313,7 @@ class ReadySnapshot:
 
 
 class IngestTransaction(abc.ABC):
-    """Ingestion for one cluster, serialised against any other ingestion of it.
+    """Ingestion for one cluster, serialised as :meth:`Storage.ingest` says.
 
     Entered through :meth:`Storage.ingest`; committed when the ``with`` block
     exits normally, rolled back when it raises.
@@ -476,8 +496,18 @@ class Storage(PeopleStore):
 
     # -- ingestion
     @abc.abstractmethod
-    def ingest(self, cluster_id: str) -> AbstractContextManager[IngestTransaction]:
-        """A transaction that serialises ingestion for one cluster."""
+    def ingest(
+        self, cluster_id: str, *, uids: Collection[str] | None = None
+    ) -> AbstractContextManager[IngestTransaction]:
+        """An ingestion transaction of one cluster.
+
+        ``uids=None`` (a snapshot reconcile): the whole cluster, serialised
+        against every other ingestion of it.  ``uids`` given (events): only
+        those objects may be written (anything else is a ``ValueError``), and
+        such transactions of one cluster may run side by side, each object's
+        changes still applied one at a time, each reading the state the one
+        before committed.  A backend may serialise them all (memory, SQLite).
+        """
 
     def stored_states(self, cluster_id: str, kinds: Collection[str]) -> list[StoredState]:
         """The cluster's states (live and deleted) of ``kinds``, as of one consistent read.
@@ -512,19 +542,6 @@ class Storage(PeopleStore):
     # -- reading
     @abc.abstractmethod
     def query_resources(self, query: ResourceQuery) -> list[ResourceRow]: ...
-
-    def query_resources_for_token(
-        self, token_hash: str, query: ResourceQuery
-    ) -> tuple[tuple[ApiToken, Membership] | None, list[ResourceRow]] | None:
-        """Optional: :meth:`authenticate_api_token` and :meth:`query_resources` in one read.
-
-        ``(authenticate_api_token(token_hash), rows)``, the rows only from those of
-        the query's clusters that belong to the token's org (none for a refused
-        token); never cached, like :meth:`authenticate_api_token`.  For backends
-        that can answer both in one round trip; None (this default) means "not
-        for this query": the caller checks the token and reads apart.
-        """
-        return None
 
     @abc.abstractmethod
     def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None: ...

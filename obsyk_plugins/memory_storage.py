@@ -51,6 +51,7 @@ from obsyk_core.storage import (
     Storage,
     StoredState,
     User,
+    check_scope,
     sort_key,
 )
 from obsyk_plugins.memory_people import MemoryPeople
@@ -183,9 +184,10 @@ def _state(row: ResourceRow) -> StoredState:
 class _MemoryIngest(IngestTransaction):
     """Buffers everything; :meth:`commit` applies it under the data lock."""
 
-    def __init__(self, data: _Data, cluster_id: str) -> None:
+    def __init__(self, data: _Data, cluster_id: str, uids: Collection[str] | None) -> None:
         self._data = data
         self._cluster_id = cluster_id
+        self._uids = None if uids is None else frozenset(uids)
         self._rows: dict[str, ResourceRow] = {}  # rows written by this transaction
         self._pending: list[ChangeSet] = []
         self._dropped: list[str] = []
@@ -211,6 +213,7 @@ class _MemoryIngest(IngestTransaction):
         }
 
     def write(self, changes: ChangeSet) -> None:
+        check_scope(changes, self._uids)
         with self._data.lock:
             _apply_changes(self._rows, self._data.resources.get(self._cluster_id, {}), changes)
         self._pending.append(changes)
@@ -521,9 +524,12 @@ class MemoryStorage(MemoryPeople, Storage):
     # -- ingestion
 
     @contextmanager
-    def ingest(self, cluster_id: str) -> Iterator[IngestTransaction]:
+    def ingest(
+        self, cluster_id: str, *, uids: Collection[str] | None = None
+    ) -> Iterator[IngestTransaction]:
+        # One lock for the whole cluster, whatever the scope: in-process writes are quick.
         with self._data.ingest_lock(cluster_id):
-            transaction = _MemoryIngest(self._data, cluster_id)
+            transaction = _MemoryIngest(self._data, cluster_id, uids)
             yield transaction
             transaction.commit()
 

@@ -99,6 +99,19 @@ class TransactionConformance(ConformanceBase):
         assert states["p2"].content_hash == second.content_hash
         assert len(obsyk_storage.resource_history(cluster.id, "p2")) == 1
 
+    def test_an_ingestion_of_named_objects_writes_only_those(self, obsyk_storage: Storage) -> None:
+        """``ingest(cluster, uids=...)`` (events): a change of another object is refused."""
+        cluster = self.new_cluster(obsyk_storage)
+        mine, other = pod("mine"), pod("other")
+        with obsyk_storage.ingest(cluster.id, uids={"mine"}) as tx:
+            assert tx.load_states(uids=["mine"]) == {}
+            tx.write(ChangeSet(upserts=[_row(cluster.id, mine, 1)]))
+        refused = pytest.raises(ValueError, match="other")
+        with refused, obsyk_storage.ingest(cluster.id, uids={"mine"}) as tx:
+            tx.write(ChangeSet(upserts=[_row(cluster.id, other, 2)]))
+        stored = obsyk_storage.query_resources(ResourceQuery((cluster.id,)))
+        assert [row.uid for row in stored] == ["mine"]
+
     def test_load_states_narrows_by_kind_and_uid(self, obsyk_storage: Storage) -> None:
         cluster = self.new_cluster(obsyk_storage)
         snapshot(

@@ -69,13 +69,7 @@ from obsyk_plugins.sql_storage.models import (
     UserModel,
 )
 from obsyk_plugins.sql_storage.people import SqlPeople
-from obsyk_plugins.sql_storage.queries import (
-    TokenListing,
-    live_listing,
-    prebuilt_resource_query,
-    resource_query,
-    token_listing,
-)
+from obsyk_plugins.sql_storage.queries import resource_query
 
 #: Rows fetched per round trip when streaming records.
 STREAM_BATCH = 1000
@@ -451,20 +445,22 @@ class SqlStorage(SqlPeople, Storage):
     # -- ingestion
 
     @contextmanager
-    def ingest(self, cluster_id: str) -> Iterator[IngestTransaction]:
+    def ingest(
+        self, cluster_id: str, *, uids: Collection[str] | None = None
+    ) -> Iterator[IngestTransaction]:
         with self._writing() as connection:
             if self.dialect == "postgresql":
                 from obsyk_plugins.sql_storage.pg_bulk import PostgresIngestTransaction
 
-                # It takes the cluster's ingestion lock itself, with its first read.
-                with PostgresIngestTransaction(connection, cluster_id) as tx:
+                # It takes the cluster's (and objects') locks itself, with its first read.
+                with PostgresIngestTransaction(connection, cluster_id, uids) as tx:
                     yield tx
                 return
             # SQLite's BEGIN IMMEDIATE already serialised ingestion; check the cluster.
             lock = select(ClusterModel.id).where(ClusterModel.id == cluster_id)
             if connection.execute(lock).scalar() is None:
                 raise LookupError(f"cluster {cluster_id!r} does not exist")
-            yield SqlIngestTransaction(connection, cluster_id)
+            yield SqlIngestTransaction(connection, cluster_id, uids)
 
     def stored_states(self, cluster_id: str, kinds: Collection[str]) -> list[StoredState]:
         # One plain SELECT outside any ingest transaction: it takes no lock on the
@@ -568,29 +564,9 @@ class SqlStorage(SqlPeople, Storage):
     def query_resources(self, query: ResourceQuery) -> list[ResourceRow]:
         if not query.cluster_ids or query.limit <= 0:
             return []
-        prebuilt = prebuilt_resource_query(query) if self.dialect == "postgresql" else None
         with self._reading_one_statement() as connection:
-            rows_read = None if prebuilt is None else live_listing(connection, query)
-            if rows_read is not None:  # one cluster: through psycopg's cursor
-                return rows_read
-            if prebuilt is None:
-                result = connection.execute(resource_query(query, self.dialect))
-            else:
-                result = connection.execute(*prebuilt)
+            result = connection.execute(resource_query(query, self.dialect))
             return [rows.resource(row) for row in result]
-
-    def query_resources_for_token(
-        self, token_hash: str, query: ResourceQuery
-    ) -> TokenListing | None:
-        """The token check and a one-cluster live listing in ONE statement on PostgreSQL.
-
-        See ``queries.token_listing``; None where it does not apply (SQLite,
-        ``as_of``, several clusters): the caller checks and lists apart.
-        """
-        if self.dialect != "postgresql":
-            return None
-        with self._reading_one_statement() as connection:
-            return token_listing(connection, token_hash, query)
 
     def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None:
         with self._reading_one_statement() as connection:

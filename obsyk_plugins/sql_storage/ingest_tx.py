@@ -7,6 +7,7 @@ locked the cluster; these classes only read and write inside it.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
     insert,
     literal,
     select,
@@ -29,29 +31,22 @@ from obsyk_core.storage import (
     ResourceRow,
     ResourceVersion,
     StoredState,
+    check_scope,
 )
 from obsyk_plugins.sql_storage import rows
 from obsyk_plugins.sql_storage.errors import storage_errors
 from obsyk_plugins.sql_storage.models import (
+    RESOURCE_COLUMNS,
     ClusterModel,
     ResourceModel,
     ResourceVersionModel,
     SnapshotChunkModel,
 )
 
-#: Columns an upsert replaces; ``first_seen_at`` is kept from the stored row.
-UPSERT_REPLACES = (
-    "kind",
-    "namespace",
-    "name",
-    "labels",
-    "annotations",
-    "record",
-    "content_hash",
-    "updated_at",
-    "deleted_at",
-    "resource_version",
-    "observed_at",
+#: Columns an upsert replaces: all but the key, and ``first_seen_at`` is kept
+#: from the stored row.
+UPSERT_REPLACES = tuple(
+    name for name in RESOURCE_COLUMNS if name not in ("cluster_id", "uid", "first_seen_at")
 )
 
 STATE_COLUMNS = (
@@ -105,12 +100,30 @@ def latest_of(column: Any, value: Any) -> ColumnElement[Any]:
     return case((column.is_(None), bound), (column < bound, bound), else_=column)
 
 
+#: A tombstone or touch as one ``UPDATE``'s values; a touch has no ``deleted_at``.
+StateUpdate = tuple[str, datetime | None, int | None, datetime]
+STATE_UPDATE_PARAMS = ("b_uid", "b_deleted_at", "b_resource_version", "b_observed_at")
+
+
+def state_updates(changes: ChangeSet) -> list[StateUpdate]:
+    """Tombstones and touches, written by one ``UPDATE`` that keeps a touched row's deletion."""
+    updates: list[StateUpdate] = [
+        (t.uid, t.deleted_at, t.resource_version, t.observed_at) for t in changes.tombstones
+    ]
+    updates += [(t.uid, None, t.resource_version, t.observed_at) for t in changes.touches]
+    return updates
+
+
 class SqlIngestTransaction(IngestTransaction):
     """Writes with SQLAlchemy Core statements; good for SQLite's in-process speed."""
 
-    def __init__(self, connection: Connection, cluster_id: str) -> None:
+    def __init__(
+        self, connection: Connection, cluster_id: str, uids: Collection[str] | None = None
+    ) -> None:
         self.connection = connection
         self.cluster_id = cluster_id
+        #: The objects this transaction may write (``Storage.ingest``); None: any.
+        self.uids = None if uids is None else frozenset(uids)
 
     def load_states(
         self, *, kinds: Collection[str] | None = None, uids: Collection[str] | None = None
@@ -124,10 +137,12 @@ class SqlIngestTransaction(IngestTransaction):
             return {row.uid: rows.stored_state(row) for row in self.connection.execute(statement)}
 
     def write(self, changes: ChangeSet) -> None:
+        check_scope(changes, self.uids)
         with storage_errors():
             if changes.upserts:
                 self._upsert(changes.upserts)
-            if changes.tombstones:
+            if changes.tombstones or changes.touches:
+                deleted_at = bindparam("b_deleted_at", type_=ResourceModel.deleted_at.type)
                 self.connection.execute(
                     update(ResourceModel)
                     .where(
@@ -135,39 +150,14 @@ class SqlIngestTransaction(IngestTransaction):
                         ResourceModel.uid == bindparam("b_uid"),
                     )
                     .values(
-                        deleted_at=bindparam("b_deleted_at"),
-                        updated_at=bindparam("b_deleted_at"),
+                        deleted_at=func.coalesce(deleted_at, ResourceModel.deleted_at),
+                        updated_at=func.coalesce(deleted_at, ResourceModel.updated_at),
                         resource_version=bindparam("b_resource_version"),
                         observed_at=bindparam("b_observed_at"),
                     ),
                     [
-                        {
-                            "b_uid": tombstone.uid,
-                            "b_deleted_at": tombstone.deleted_at,
-                            "b_resource_version": tombstone.resource_version,
-                            "b_observed_at": tombstone.observed_at,
-                        }
-                        for tombstone in changes.tombstones
-                    ],
-                )
-            if changes.touches:
-                self.connection.execute(
-                    update(ResourceModel)
-                    .where(
-                        ResourceModel.cluster_id == self.cluster_id,
-                        ResourceModel.uid == bindparam("b_uid"),
-                    )
-                    .values(
-                        resource_version=bindparam("b_resource_version"),
-                        observed_at=bindparam("b_observed_at"),
-                    ),
-                    [
-                        {
-                            "b_uid": touch.uid,
-                            "b_resource_version": touch.resource_version,
-                            "b_observed_at": touch.observed_at,
-                        }
-                        for touch in changes.touches
+                        dict(zip(STATE_UPDATE_PARAMS, u, strict=True))
+                        for u in state_updates(changes)
                     ],
                 )
             if changes.versions:

@@ -208,6 +208,11 @@ class ResourceModel(Base):
     observed_at: Mapped[datetime]
 
 
+#: The columns of ``resources`` in table order: what a listing selects, what the
+#: backend's writes name (derived here once, never spelled out elsewhere).
+RESOURCE_COLUMNS: tuple[str, ...] = tuple(column.name for column in ResourceModel.__table__.c)
+
+
 class ResourceVersionModel(Base):
     """History: one row per real change, in the order the changes were applied (``id``)."""
 
@@ -231,6 +236,12 @@ class ResourceVersionModel(Base):
     #: ``NULL`` for a deletion.
     record: Mapped[dict[str, Any] | None] = mapped_column(NullableJSONDocument)
     changed_at: Mapped[datetime]
+
+
+#: Those of ``resource_versions`` but its generated ``id``, in table order.
+VERSION_COLUMNS: tuple[str, ...] = tuple(
+    column.name for column in ResourceVersionModel.__table__.c if column.name != "id"
+)
 
 
 class SnapshotChunkModel(Base):

@@ -1,39 +1,33 @@
-"""PostgreSQL ingestion at ``COPY`` speed.
+"""PostgreSQL ingestion: two write paths on the transaction's own psycopg connection.
 
-A snapshot can carry 100,000 resources; row-by-row statements would take
-minutes.  Instead, on the transaction's own psycopg connection:
+* **Small** change sets (fewer than :data:`SMALL_WRITE_ROWS` rows; a single
+  upstream event is the usual case): plain multi-row ``INSERT ... ON CONFLICT``
+  statements.  The upsert's ``RETURNING`` appends the history versions equal to
+  the rows it writes; other versions (deletions, a batch's earlier states of a
+  uid) are plain ``VALUES``.
+* **Large** change sets (a snapshot): the rows are ``COPY``-ed into a temporary
+  table, then ONE ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` merges them
+  into ``resources`` (keeping ``first_seen_at``) and, from its ``RETURNING``,
+  appends the versions equal to the rows written; other versions are
+  ``COPY``-ed into ``resource_versions`` first, so per-uid order (``id``) is the
+  order the changes happened.
 
-* rows not stored yet (a first snapshot) are ``COPY``-ed straight into
-  ``resources``; others are ``COPY``-ed into a temporary table, then merged
-  with one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (which keeps
-  ``first_seen_at``);
-* a history version equal to its just-written row is copied from that row by
-  the server: the merge appends it from its own ``RETURNING`` (one statement),
-  rows ``COPY``-ed straight in get one ``INSERT ... SELECT`` per change type
-  (a snapshot's records are sent once); other versions (deletions, a batch's
-  earlier states of a uid) are ``COPY``-ed into ``resource_versions`` first;
-* tombstones are one ``UPDATE ... FROM unnest(...)``.
+Either way tombstones and touches are one ``UPDATE ... FROM unnest(...)``.  Rows
+are encoded for ``COPY`` by :mod:`~obsyk_plugins.sql_storage.copy_text`.
 
-Rows are encoded for ``COPY`` by :mod:`~obsyk_plugins.sql_storage.copy_text`.
+Statements that need no answer before the next one are queued and sent
+together in psycopg's pipeline mode, one ``with connection.pipeline()`` block
+per round trip: an event's transaction is three round trips (the locks and
+``load_states``; the writes and ``mark_seen``; ``COMMIT``).
 
-``load_states`` reads only the comparison columns, never the records.
-
-A single upstream event is the opposite case: a row or two, where the
-temporary table (catalog writes on every event), the ``COPY`` protocol and one
-round trip per statement cost far more than the data.  Small change sets
-(fewer than :data:`SMALL_WRITE_ROWS` rows) are therefore written with plain
-multi-row ``INSERT ... ON CONFLICT`` statements in psycopg's pipeline mode
-(the upsert's ``RETURNING`` feeds the history versions equal to its rows), and
-the whole transaction is three round trips: the cluster's ingestion lock and
-``load_states`` together; the writes and ``mark_seen`` together
-(their errors and checks surface when the block ends); then ``COMMIT``.
+Locks: see :data:`_LOCK_CLUSTER`.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from types import TracebackType
@@ -41,7 +35,7 @@ from typing import Any, Self
 
 import orjson
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import JSON, ColumnElement, Connection
 
 from obsyk_core.storage import (
     ChangeSet,
@@ -49,147 +43,126 @@ from obsyk_core.storage import (
     ResourceRow,
     ResourceVersion,
     StoredState,
-    Tombstone,
+    check_scope,
 )
 from obsyk_plugins.sql_storage import copy_text, rows
 from obsyk_plugins.sql_storage.errors import storage_errors
-from obsyk_plugins.sql_storage.ingest_tx import UPSERT_REPLACES, SqlIngestTransaction
+from obsyk_plugins.sql_storage.ingest_tx import (
+    STATE_COLUMNS,
+    UPSERT_REPLACES,
+    SqlIngestTransaction,
+    state_updates,
+)
+from obsyk_plugins.sql_storage.models import (
+    RESOURCE_COLUMNS,
+    VERSION_COLUMNS,
+    ResourceModel,
+    ResourceVersionModel,
+)
 
-_RESOURCE_COLUMNS = (
-    "cluster_id, uid, kind, namespace, name, labels, annotations, record, content_hash, "
-    "first_seen_at, updated_at, deleted_at, resource_version, observed_at"
-)
-#: The same columns ordered for ``COPY``: the text ones side by side, encoded as one.
-_COPY_RESOURCE_COLUMNS = (
-    "cluster_id, uid, kind, namespace, name, content_hash, labels, annotations, record, "
-    "first_seen_at, updated_at, deleted_at, resource_version, observed_at"
-)
-_VERSION_COLUMNS = (
-    "cluster_id, uid, kind, namespace, name, change, content_hash, record, changed_at"
-)
+_RESOURCES = ", ".join(RESOURCE_COLUMNS)
+_VERSIONS = ", ".join(VERSION_COLUMNS)
 _INCOMING = "obsyk_incoming_resources"
+#: Change sets touching fewer resources than this (and appending fewer history
+#: versions) are written as plain statements; larger ones through ``COPY``.
+SMALL_WRITE_ROWS = 64
+
+#: Ingestion takes a transaction-level advisory lock of the cluster, keyed in a
+#: namespace of our own by the cluster id's hash (two clusters sharing a hash
+#: merely take turns; the two-key form never meets one-key locks such as the
+#: migrations').  A snapshot reconcile takes it EXCLUSIVE: it reads and sweeps
+#: the whole cluster.  Events take it SHARED, so events of one cluster run side
+#: by side, and each also takes an exclusive lock per object it names (keyed by
+#: cluster and uid, taken in key order so two events never deadlock): two
+#: changes of one object still apply one at a time, each reading the state the
+#: other committed, and the stored ``resource_version`` / arrival time decide
+#: which one stands.  An object lock, not a row lock: a new object has no row
+#: to lock yet.
+#:
+#: It is not the cluster row's lock: that would queue every write of the row
+#: (an agent's heartbeat noting when the cluster was seen) behind an ingestion
+#: that may run for a 100,000-resource snapshot.  The row itself is locked
+#: only ``FOR KEY SHARE``: the cluster exists, and cannot be deleted (a
+#: ``DELETE`` needs the row exclusively, so a deletion is exclusive too) until
+#: this transaction ends, while updates of its other columns go ahead.  The
+#: advisory lock is taken in the scan's output, below the row lock
+#: (``LockRows``), so a deletion committed while this waited makes the row
+#: vanish: no row, ``LookupError``.  The states are read by a later statement,
+#: whose snapshot is taken after every lock.
+_CLUSTER_LOCKS = 0x0B5C1
+_OBJECT_LOCKS = 0x0B5C2
+_LOCK_CLUSTER = "SELECT {function}(%s, hashtext(id)) FROM clusters WHERE id = %s FOR KEY SHARE"
+_LOCK_OBJECTS = (
+    "SELECT pg_advisory_xact_lock(%s, key) FROM"
+    " (SELECT DISTINCT hashtext(%s || '/' || uid) AS key"
+    " FROM unnest(%b::text[]) AS uid ORDER BY key) AS keys"
+)
 #: Text arrays (``%b::text[]``) are sent in the binary format: psycopg then
 #: packs each string as it is, where the text format quotes and escapes every
 #: item in Python (~0.4 ms for a 500-uid array, ~0.05 ms in binary).
-#: Change sets touching fewer resources than this (and appending fewer history
-#: versions) skip the temporary table and ``COPY``.
-SMALL_WRITE_ROWS = 64
-
-#: Ingestion is serialised per cluster by a transaction-level advisory lock,
-#: keyed in a namespace of our own by the cluster id's hash (two clusters
-#: sharing a hash merely take turns; the two-key form never meets one-key
-#: locks such as the migrations').  It is not the cluster row's lock: that
-#: would queue every write of the row — an agent's heartbeat noting when the
-#: cluster was seen — behind an ingestion that may run for a 100,000-resource
-#: snapshot.  The row itself is locked only ``FOR KEY SHARE``: the cluster
-#: exists, and cannot be deleted (a ``DELETE`` needs the row exclusively)
-#: until this transaction ends, while updates of its other columns
-#: (``mark_cluster_seen``) go ahead.
-#:
-#: One statement: the advisory lock is taken in the scan's output, below the
-#: row lock (``LockRows``), so a deletion committed while this waited for
-#: another ingestion makes the row vanish: no row, ``LookupError``.  The
-#: states are read by the next statement, whose snapshot is taken after both.
-_INGESTION_LOCKS = 0x0B5C1
-_LOCK_CLUSTER = (
-    f"SELECT pg_advisory_xact_lock({_INGESTION_LOCKS}, hashtext(id))"
-    " FROM clusters WHERE id = %s FOR KEY SHARE"
-)
 _LOAD_STATES = (
-    "SELECT uid, kind, namespace, name, content_hash, resource_version, observed_at, deleted_at"
+    f"SELECT {', '.join(column.name for column in STATE_COLUMNS)}"
     " FROM resources WHERE cluster_id = %s"
 )
-#: Created once per database session (``IF NOT EXISTS`` then only notices it, and
-#: a rolled-back creation is simply redone) and emptied by every commit:
-#: creating and dropping it per transaction would write the system catalogs each time.
-#: Its rows stay inline (see migration 0002) and, on PostgreSQL 14+, any
-#: compressed value is compressed as ``resources`` compresses it, so the merge
-#: copies values as they are.
-_CREATE_INCOMING = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_INCOMING}"
-    " (LIKE resources INCLUDING DEFAULTS{compression})"
-    " WITH (toast_tuple_target = {toast_tuple_target}) ON COMMIT DELETE ROWS"
+#: Created once per database session (``IF NOT EXISTS``) and emptied by every
+#: commit: creating and dropping it per transaction would write the system
+#: catalogs each time.  Its rows stay inline as large as a page allows (see
+#: migration 0002) and any compressed value is compressed as ``resources``
+#: compresses it (PostgreSQL 14+), so the merge copies values as they are.
+_CREATE_INCOMING = f"""DO $$ BEGIN
+IF to_regclass('pg_temp.{_INCOMING}') IS NULL THEN
+  EXECUTE format('CREATE TEMPORARY TABLE {_INCOMING}'
+    ' (LIKE resources INCLUDING DEFAULTS INCLUDING COMPRESSION)'
+    ' WITH (toast_tuple_target = %s) ON COMMIT DELETE ROWS',
+    current_setting('block_size')::int - 32);
+END IF;
+END $$"""
+_ON_CONFLICT = " ON CONFLICT (cluster_id, uid) DO UPDATE SET " + ", ".join(
+    f"{name} = EXCLUDED.{name}" for name in UPSERT_REPLACES
 )
-_COLUMN_COMPRESSION_SINCE = 140000
-#: A page's header and one line pointer: the largest ``toast_tuple_target`` is
-#: the block size less this (as in migration 0002).
-_PAGE_OVERHEAD = 32
-#: Per connection: ``_CREATE_INCOMING`` for its server (asked once).
-_create_incoming_sql: weakref.WeakKeyDictionary[psycopg.Connection[Any], str] = (
-    weakref.WeakKeyDictionary()
+#: Appends, from the rows an upsert wrote (``written``), one history version per
+#: (uid, change, time) listed in ``v``: the server hands the written records
+#: straight on, each record is sent and parsed once.
+_VERSIONS_FROM_WRITTEN = (
+    " RETURNING cluster_id, uid, kind, namespace, name, content_hash, record)"
+    f" INSERT INTO resource_versions ({_VERSIONS})"
+    " SELECT w.cluster_id, w.uid, w.kind, w.namespace, w.name, v.change, w.content_hash,"
+    " w.record, v.changed_at FROM written AS w JOIN {versions} AS v(uid, change, changed_at)"
+    " ON w.uid = v.uid"
 )
 _MERGE_INCOMING = (
-    f"INSERT INTO resources ({_RESOURCE_COLUMNS}) SELECT {_RESOURCE_COLUMNS} FROM {_INCOMING}"
-    " ON CONFLICT (cluster_id, uid) DO UPDATE SET "
-    + ", ".join(f"{name} = EXCLUDED.{name}" for name in UPSERT_REPLACES)
+    f"INSERT INTO resources ({_RESOURCES}) SELECT {_RESOURCES} FROM {_INCOMING}{_ON_CONFLICT}"
 )
-#: :data:`_MERGE_INCOMING` that also appends a history version per listed
-#: (uid, change) from the rows it writes, at one time: the server hands the
-#: written records straight on, instead of finding each row again by uid.
 _MERGE_INCOMING_WITH_VERSIONS = (
     f"WITH written AS ({_MERGE_INCOMING}"
-    " RETURNING cluster_id, uid, kind, namespace, name, content_hash, record)"
-    f" INSERT INTO resource_versions ({_VERSION_COLUMNS})"
-    " SELECT w.cluster_id, w.uid, w.kind, w.namespace, w.name, v.change, w.content_hash,"
-    " w.record, %s"
-    " FROM written AS w JOIN unnest(%b::text[], %b::text[]) AS v(uid, change) ON w.uid = v.uid"
+    + _VERSIONS_FROM_WRITTEN.format(versions="unnest(%b::text[], %b::text[], %s::timestamptz[])")
 )
-#: One history version per listed uid, copied from its just-written row.  The
-#: change and time are the same for the whole group, so the only parameter
-#: that grows with the batch is one text array (cheap to send, hashed by the
-#: server), not three parallel arrays joined back to the table.
-_VERSIONS_FROM_ROWS = (
-    f"INSERT INTO resource_versions ({_VERSION_COLUMNS})"
-    " SELECT r.cluster_id, r.uid, r.kind, r.namespace, r.name, %s, r.content_hash,"
-    " r.record, %s"
-    " FROM resources AS r WHERE r.cluster_id = %s AND r.uid = ANY(%b::text[])"
-)
-_TOMBSTONE = (
-    "UPDATE resources AS r SET deleted_at = t.deleted_at, updated_at = t.deleted_at,"
+#: Tombstones and touches: a touch has no ``deleted_at`` and keeps the row's.
+_UPDATE_STATES = (
+    "UPDATE resources AS r SET deleted_at = COALESCE(t.deleted_at, r.deleted_at),"
+    " updated_at = COALESCE(t.deleted_at, r.updated_at),"
     " resource_version = t.resource_version, observed_at = t.observed_at"
     " FROM unnest(%b::text[], %s::timestamptz[], %s::bigint[], %s::timestamptz[])"
     " AS t(uid, deleted_at, resource_version, observed_at)"
     " WHERE r.cluster_id = %s AND r.uid = t.uid"
 )
 
-_TOUCH = (
-    "UPDATE resources AS r SET resource_version = t.resource_version,"
-    " observed_at = t.observed_at"
-    " FROM unnest(%b::text[], %s::bigint[], %s::timestamptz[])"
-    " AS t(uid, resource_version, observed_at)"
-    " WHERE r.cluster_id = %s AND r.uid = t.uid"
-)
+
+def _placeholders(columns: Iterable[ColumnElement[Any]]) -> str:
+    """One row's placeholders in table order; JSON documents are sent as text."""
+    cells = ("%s::jsonb" if isinstance(column.type, JSON) else "%s" for column in columns)
+    return f"({', '.join(cells)})"
 
 
-_UPSERT_ON_CONFLICT = " ON CONFLICT (cluster_id, uid) DO UPDATE SET " + ", ".join(
-    f"{name} = EXCLUDED.{name}" for name in UPSERT_REPLACES
-)
-#: Placeholders of one row, in ``_RESOURCE_COLUMNS`` / ``_VERSION_COLUMNS`` order.
-_RESOURCE_VALUES = "(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s, %s)"
-_VERSION_VALUES = "(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s)"
-
-
-def _incoming_table_sql(cursor: psycopg.Cursor[Any]) -> str:
-    """``_CREATE_INCOMING`` for the cursor's server: its page size, its features."""
-    connection = cursor.connection
-    sql = _create_incoming_sql.get(connection)
-    if sql is None:
-        cursor.execute("SELECT current_setting('block_size')::int")
-        row = cursor.fetchone()
-        assert row is not None
-        since_14 = connection.info.server_version >= _COLUMN_COMPRESSION_SINCE
-        sql = _create_incoming_sql[connection] = _CREATE_INCOMING.format(
-            compression=" INCLUDING COMPRESSION" if since_14 else "",
-            toast_tuple_target=row[0] - _PAGE_OVERHEAD,
-        )
-    return sql
+_RESOURCE_VALUES = _placeholders(ResourceModel.__table__.c)
+_VERSION_VALUES = _placeholders(c for c in ResourceVersionModel.__table__.c if c.name != "id")
 
 
 @lru_cache(maxsize=SMALL_WRITE_ROWS)
 def _upsert_values_sql(count: int) -> str:
     """``INSERT ... VALUES`` of ``count`` resources, keeping a stored ``first_seen_at``."""
     values = ", ".join([_RESOURCE_VALUES] * count)
-    return f"INSERT INTO resources ({_RESOURCE_COLUMNS}) VALUES {values}{_UPSERT_ON_CONFLICT}"
+    return f"INSERT INTO resources ({_RESOURCES}) VALUES {values}{_ON_CONFLICT}"
 
 
 @lru_cache(maxsize=4 * SMALL_WRITE_ROWS)
@@ -200,20 +173,15 @@ def _upsert_with_versions_sql(rows: int, versions: int) -> str:
     columns and record are those of the row written for its uid.
     """
     values = ", ".join(["(%s::text, %s::text, %s::timestamptz)"] * versions)
-    return (
-        f"WITH written AS ({_upsert_values_sql(rows)}"
-        " RETURNING cluster_id, uid, kind, namespace, name, content_hash, record)"
-        f" INSERT INTO resource_versions ({_VERSION_COLUMNS})"
-        " SELECT w.cluster_id, w.uid, w.kind, w.namespace, w.name, v.change, w.content_hash,"
-        " w.record, v.changed_at"
-        f" FROM written AS w JOIN (VALUES {values}) AS v(uid, change, changed_at) ON w.uid = v.uid"
+    return f"WITH written AS ({_upsert_values_sql(rows)}" + _VERSIONS_FROM_WRITTEN.format(
+        versions=f"(VALUES {values})"
     )
 
 
 @lru_cache(maxsize=SMALL_WRITE_ROWS)
 def _versions_values_sql(count: int) -> str:
     values = ", ".join([_VERSION_VALUES] * count)
-    return f"INSERT INTO resource_versions ({_VERSION_COLUMNS}) VALUES {values}"
+    return f"INSERT INTO resource_versions ({_VERSIONS}) VALUES {values}"
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -233,6 +201,7 @@ def _identity(item: ResourceRow | ResourceVersion) -> tuple[str, str, str, str, 
 
 
 def _resource_params(upserts: Sequence[ResourceRow]) -> list[Any]:
+    """The rows' values in table order (:data:`RESOURCE_COLUMNS`)."""
     params: list[Any] = []
     for row in upserts:
         params += (
@@ -263,8 +232,15 @@ def _version_params(versions: Sequence[ResourceVersion]) -> list[Any]:
     return params
 
 
-def _mark_seen_sql(seen: ClusterSeen) -> tuple[str, list[Any]]:
-    """``mark_cluster_seen`` as one plain statement (``GREATEST`` skips NULLs: never back)."""
+def _mark_seen_sql(seen: ClusterSeen, *, skip_locked: bool) -> tuple[str, list[Any]]:
+    """``mark_cluster_seen`` as one plain statement (``GREATEST`` skips NULLs: never back).
+
+    ``skip_locked``: leave the note to a concurrent transaction already making
+    one (an event beside other events of the cluster), instead of queueing
+    behind it until it commits: the row's lock would otherwise make the
+    cluster's events commit one at a time.  Its time differs from ours by the
+    length of a transaction.
+    """
     sets = ["last_seen_at = GREATEST(last_seen_at, %s)"]
     params: list[Any] = [_aware(seen.seen_at)]
     if seen.heartbeat_at is not None:
@@ -279,13 +255,18 @@ def _mark_seen_sql(seen: ClusterSeen) -> tuple[str, list[Any]]:
     if seen.kubernetes_version:
         sets.append("kubernetes_version = %s")
         params.append(seen.kubernetes_version)
-    return f"UPDATE clusters SET {', '.join(sets)} WHERE id = %s", params
+    which = (
+        "(SELECT id FROM clusters WHERE id = %s FOR NO KEY UPDATE SKIP LOCKED)"
+        if skip_locked
+        else "%s"
+    )
+    return f"UPDATE clusters SET {', '.join(sets)} WHERE id = {which}", params
 
 
 def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
-    """The rows in ``_COPY_RESOURCE_COLUMNS`` order, as COPY text lines."""
+    """The rows in table order (:data:`RESOURCE_COLUMNS`), as COPY text lines."""
     texts, document, stamp = copy_text.texts, copy_text.json_document, copy_text.Timestamps()
-    integer = copy_text.integer
+    text, integer = copy_text.text, copy_text.integer
 
     def record(row: ResourceRow) -> bytes:
         if row.record_json is None:
@@ -295,10 +276,11 @@ def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
     for row in upserts:
         yield b"\t".join(
             (
-                texts(*_identity(row), row.content_hash),
+                texts(*_identity(row)),
                 document(row.labels),
                 document(row.annotations),
                 record(row),
+                text(row.content_hash),
                 stamp(row.first_seen_at),
                 stamp(row.updated_at),
                 stamp(row.deleted_at),
@@ -309,7 +291,7 @@ def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
 
 
 def _version_lines(versions: Iterable[ResourceVersion]) -> Iterator[bytes]:
-    """The versions in ``_VERSION_COLUMNS`` order, as COPY text lines."""
+    """The versions in table order (:data:`VERSION_COLUMNS`), as COPY text lines."""
     texts, stamp = copy_text.texts, copy_text.Timestamps()
     for version in versions:
         yield b"\t".join(
@@ -321,28 +303,33 @@ def _version_lines(versions: Iterable[ResourceVersion]) -> Iterator[bytes]:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A statement waiting for the next round trip, and what to check in its answer."""
+
+    sql: str
+    params: Sequence[Any]
+    check: Callable[[psycopg.Cursor[Any]], None] | None = None
+
+
 class PostgresIngestTransaction(SqlIngestTransaction):
-    """The portable transaction with its hot paths done on the raw psycopg connection.
+    """The portable transaction with its writes done on the raw psycopg connection.
 
     Used as a context manager inside the SQLAlchemy transaction: it takes the
-    cluster's ingestion lock itself, in the same round trip as its first statement
-    (``LookupError`` if the cluster does not exist), and on a clean exit sends
-    whatever is still queued in the pipeline and checks its results, so the
-    caller commits only what was verified.
+    cluster's ingestion lock itself, in the same round trip as its first
+    statement (``LookupError`` if the cluster does not exist), and on a clean
+    exit sends whatever is still queued and checks the answers, so the caller
+    commits only what was verified.
     """
 
-    def __init__(self, connection: Connection, cluster_id: str) -> None:
-        super().__init__(connection, cluster_id)
-        #: Uids this transaction knows to be stored (loaded, or written by it);
-        #: ``None`` until ``load_states`` runs, meaning "could be anything".
-        self._stored_uids: set[str] | None = None
+    def __init__(
+        self, connection: Connection, cluster_id: str, uids: Collection[str] | None = None
+    ) -> None:
+        super().__init__(connection, cluster_id, uids)
         self._locked = False
         #: The temporary table holds this transaction's earlier rows.
         self._incoming_used = False
-        self._pipeline: AbstractContextManager[psycopg.Pipeline] | None = None
-        self._cursors: list[psycopg.Cursor[Any]] = []
-        #: Run once the pipeline's results are in (they raise to abort the commit).
-        self._checks: list[Callable[[], None]] = []
+        self._queued: list[_Queued] = []
 
     def __enter__(self) -> Self:
         return self
@@ -354,16 +341,10 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         traceback: TracebackType | None,
     ) -> None:
         if exc_type is None:
-            self._queue_lock()  # nothing ran: the cluster must still exist
-            self._sync()
-        elif self._pipeline is not None:
-            # Failing anyway: psycopg logs (not raises) a second error while closing.
-            pipeline, self._pipeline = self._pipeline, None
-            self._checks.clear()
-            try:
-                pipeline.__exit__(exc_type, exc, traceback)
-            finally:
-                self._close_cursors()
+            self._queue_locks()  # nothing ran: the cluster must still exist
+            self._send()
+        else:
+            self._queued.clear()
 
     @property
     def _raw(self) -> psycopg.Connection[Any]:
@@ -371,48 +352,47 @@ class PostgresIngestTransaction(SqlIngestTransaction):
         assert isinstance(driver_connection, psycopg.Connection)
         return driver_connection
 
-    def _queued_cursor(self) -> psycopg.Cursor[Any]:
-        """A cursor whose statements are sent without waiting (pipeline mode)."""
-        if self._pipeline is None:
-            pipeline = self._raw.pipeline()
-            pipeline.__enter__()
-            self._pipeline = pipeline
-        cursor = self._raw.cursor()
-        self._cursors.append(cursor)
-        return cursor
+    def _queue(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        check: Callable[[psycopg.Cursor[Any]], None] | None = None,
+    ) -> None:
+        self._queued.append(_Queued(sql, params, check))
 
-    def _queue_lock(self) -> None:
-        """Serialise ingestion per cluster and pin the cluster row: first in the pipeline."""
+    def _send(self) -> None:
+        """One round trip: every queued statement in one pipeline, then the checks."""
+        queued, self._queued = self._queued, []
+        if not queued:
+            return
+        with storage_errors(), ExitStack() as stack:
+            cursors = [stack.enter_context(self._raw.cursor()) for _ in queued]
+            with self._raw.pipeline():  # one Sync at the end: every answer is in its cursor
+                for statement, cursor in zip(queued, cursors, strict=True):
+                    cursor.execute(statement.sql, statement.params)
+            for statement, cursor in zip(queued, cursors, strict=True):
+                if statement.check is not None:
+                    statement.check(cursor)
+
+    def _queue_locks(self) -> None:
+        """The cluster's lock (and the objects' for events) and its row: first of all."""
         if self._locked:
             return
         self._locked = True
-        cursor = self._queued_cursor()
-        cursor.execute(_LOCK_CLUSTER, [self.cluster_id])
+        exclusive = self.uids is None
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
 
-        def cluster_exists() -> None:
+        def cluster_exists(cursor: psycopg.Cursor[Any]) -> None:
             if cursor.fetchone() is None:
                 raise LookupError(f"cluster {self.cluster_id!r} does not exist")
 
-        self._checks.append(cluster_exists)
-
-    def _sync(self) -> None:
-        """Send what is queued, wait for every result, then run the checks."""
-        pipeline, self._pipeline = self._pipeline, None
-        checks, self._checks = self._checks, []
-        if pipeline is None:
-            return
-        try:
-            with storage_errors():
-                pipeline.__exit__(None, None, None)  # one Sync: every result is in the cursors
-                for check in checks:
-                    check()
-        finally:
-            self._close_cursors()
-
-    def _close_cursors(self) -> None:
-        cursors, self._cursors = self._cursors, []
-        for cursor in cursors:
-            cursor.close()
+        self._queue(
+            _LOCK_CLUSTER.format(function=function),
+            [_CLUSTER_LOCKS, self.cluster_id],
+            cluster_exists,
+        )
+        if not exclusive and self.uids:
+            self._queue(_LOCK_OBJECTS, [_OBJECT_LOCKS, self.cluster_id, list(self.uids)])
 
     def load_states(
         self, *, kinds: Collection[str] | None = None, uids: Collection[str] | None = None
@@ -426,180 +406,91 @@ class PostgresIngestTransaction(SqlIngestTransaction):
             sql += " AND uid = ANY(%b::text[])"
             params.append(list(uids))
         states: dict[str, StoredState] = {}
-        self._queue_lock()
-        with storage_errors():
-            cursor = self._queued_cursor()
-            cursor.execute(sql, params)
 
-            def read_states() -> None:
-                states.update((row[0], rows.stored_state(row)) for row in cursor)
+        def read_states(cursor: psycopg.Cursor[Any]) -> None:
+            states.update((row[0], rows.stored_state(row)) for row in cursor)
 
-            self._checks.append(read_states)
-        self._sync()
-        self._stored_uids = (self._stored_uids or set()) | states.keys()
+        self._queue_locks()
+        self._queue(sql, params, read_states)
+        self._send()
         return states
 
     def write(self, changes: ChangeSet) -> None:
-        self._queue_lock()
+        check_scope(changes, self.uids)
+        self._queue_locks()
         resources = len(changes.upserts) + len(changes.tombstones) + len(changes.touches)
-        if max(resources, len(changes.versions)) < SMALL_WRITE_ROWS:
-            with storage_errors():
+        with storage_errors():
+            if max(resources, len(changes.versions)) < SMALL_WRITE_ROWS:
                 self._queue_small_write(changes)
-            return
-        self._sync()
-        # A uid's earlier (sent) versions go first, so per-uid order (``id``) is
-        # the order the changes happened; its last version is copied from the
-        # row written for it, by the merge itself where it can.
-        sent, from_rows = _split_versions(changes.versions, changes.upserts)
-        with storage_errors(), self._raw.cursor() as cursor:
-            if sent:
-                lines = _version_lines(sent)
-                copy_text.copy_lines(cursor, "resource_versions", _VERSION_COLUMNS, lines)
-            if changes.upserts:
-                from_rows = self._write_upserts(cursor, changes.upserts, from_rows)
-            if changes.tombstones:
-                self._tombstone(cursor, changes.tombstones)
-            if changes.touches:
-                self._touch(cursor, changes)
-            if from_rows:
-                self._versions_from_rows(cursor, from_rows)
+            else:
+                self._send()  # COPY does not run in a pipeline
+                self._write_large(changes)
 
     def _queue_small_write(self, changes: ChangeSet) -> None:
-        """A handful of rows as plain statements, queued in the pipeline: no temp table, no COPY.
-
-        The upsert's ``RETURNING`` feeds the history versions equal to the
-        rows it writes (one statement, each record sent and parsed once);
-        other versions go first, as plain values.
-        """
+        """A handful of rows as plain statements, sent with the next round trip."""
         sent, from_rows = _split_versions(changes.versions, changes.upserts)
         if sent:
-            self._queued_cursor().execute(_versions_values_sql(len(sent)), _version_params(sent))
+            self._queue(_versions_values_sql(len(sent)), _version_params(sent))
         if changes.upserts:
-            self._queue_upserts(changes.upserts, from_rows)
-        if changes.tombstones:
-            self._tombstone(self._queued_cursor(), changes.tombstones)
-        if changes.touches:
-            self._touch(self._queued_cursor(), changes)
+            params = _resource_params(changes.upserts)
+            if not from_rows:
+                self._queue(_upsert_values_sql(len(changes.upserts)), params)
+            else:
+                for version in from_rows:
+                    params += (version.uid, version.change.value, _aware(version.changed_at))
+                sql = _upsert_with_versions_sql(len(changes.upserts), len(from_rows))
+                self._queue(sql, params, _appended(len(from_rows)))
+        if changes.tombstones or changes.touches:
+            self._queue(_UPDATE_STATES, self._state_update_params(changes))
 
-    def _queue_upserts(self, upserts: list[ResourceRow], from_rows: list[ResourceVersion]) -> None:
-        cursor = self._queued_cursor()
-        params = _resource_params(upserts)
-        if not from_rows:
-            cursor.execute(_upsert_values_sql(len(upserts)), params)
-        else:
-            for version in from_rows:
-                params += (version.uid, version.change.value, _aware(version.changed_at))
-            cursor.execute(_upsert_with_versions_sql(len(upserts), len(from_rows)), params)
-            self._checks.append(lambda: _check_copied(cursor.rowcount, len(from_rows)))
-        if self._stored_uids is not None:
-            self._stored_uids.update(row.uid for row in upserts)
-
-    def mark_seen(self, seen: ClusterSeen) -> None:
-        self._queue_lock()
-        sql, params = _mark_seen_sql(seen)
-        with storage_errors():
-            self._queued_cursor().execute(sql, [*params, self.cluster_id])
-
-    def drop_staged(self, snapshot_id: str) -> None:
-        self._queue_lock()
-        self._sync()
-        super().drop_staged(snapshot_id)
-
-    def _touch(self, cursor: psycopg.Cursor[Any], changes: ChangeSet) -> None:
-        touches = changes.touches
-        cursor.execute(
-            _TOUCH,
-            [
-                [t.uid for t in touches],
-                [t.resource_version for t in touches],
-                [t.observed_at for t in touches],
-                self.cluster_id,
-            ],
-        )
-
-    def _write_upserts(
-        self,
-        cursor: psycopg.Cursor[Any],
-        upserts: list[ResourceRow],
-        versions: list[ResourceVersion],
-    ) -> list[ResourceVersion]:
-        """Write the rows; return those of ``versions`` (equal to their rows) still to append."""
-        known = self._stored_uids
-        if known is None:
-            return self._merge(cursor, upserts, versions)
-        new = [row for row in upserts if row.uid not in known]
-        stored = [row for row in upserts if row.uid in known]
-        if new and not self._insert_new(cursor, new):
-            stored = upserts
-        known.update(row.uid for row in upserts)
-        if not stored:
-            return versions
-        merged = {row.uid for row in stored}
-        rest = [version for version in versions if version.uid not in merged]
-        return rest + self._merge(cursor, stored, [v for v in versions if v.uid in merged])
-
-    def _insert_new(self, cursor: psycopg.Cursor[Any], new: list[ResourceRow]) -> bool:
-        """COPY rows straight into ``resources``: the first snapshot's fast path.
-
-        ``load_states`` may have been narrowed (by kind), so a "new" uid can
-        still exist; then the savepoint undoes the COPY and the caller merges.
-        """
-        try:
-            with self._raw.transaction():  # a SAVEPOINT inside the ingest transaction
-                copy_text.copy_lines(
-                    cursor, "resources", _COPY_RESOURCE_COLUMNS, _resource_lines(new)
-                )
-        except psycopg.errors.UniqueViolation:
-            return False
-        return True
+    def _write_large(self, changes: ChangeSet) -> None:
+        """COPY what must be sent, then one merge that appends the rows' versions too."""
+        sent, from_rows = _split_versions(changes.versions, changes.upserts)
+        with self._raw.cursor() as cursor:
+            if sent:
+                lines = _version_lines(sent)
+                copy_text.copy_lines(cursor, "resource_versions", _VERSIONS, lines)
+            if changes.upserts:
+                self._merge(cursor, changes.upserts, from_rows)
+            if changes.tombstones or changes.touches:
+                cursor.execute(_UPDATE_STATES, self._state_update_params(changes))
 
     def _merge(
         self,
         cursor: psycopg.Cursor[Any],
         upserts: list[ResourceRow],
         versions: list[ResourceVersion],
-    ) -> list[ResourceVersion]:
-        """Upsert through the temporary table; ``versions`` too when they share one time.
-
-        Returns the versions not appended (to copy from the rows afterwards).
-        """
-        cursor.execute(_incoming_table_sql(cursor))
+    ) -> None:
+        cursor.execute(_CREATE_INCOMING)
         if self._incoming_used:
             cursor.execute(f"TRUNCATE {_INCOMING}")  # a second write() in the same transaction
         self._incoming_used = True
-        copy_text.copy_lines(cursor, _INCOMING, _COPY_RESOURCE_COLUMNS, _resource_lines(upserts))
-        times = {version.changed_at for version in versions}
-        if len(times) != 1:
+        copy_text.copy_lines(cursor, _INCOMING, _RESOURCES, _resource_lines(upserts))
+        if not versions:
             cursor.execute(_MERGE_INCOMING)
-            return versions
-        uids = [version.uid for version in versions]
-        changes = [version.change.value for version in versions]
-        cursor.execute(_MERGE_INCOMING_WITH_VERSIONS, [times.pop(), uids, changes])
-        _check_copied(cursor.rowcount, len(versions))
-        return []
+            return
+        params = [
+            [version.uid for version in versions],
+            [version.change.value for version in versions],
+            [version.changed_at for version in versions],
+        ]
+        cursor.execute(_MERGE_INCOMING_WITH_VERSIONS, params)
+        _appended(len(versions))(cursor)
 
-    def _tombstone(self, cursor: psycopg.Cursor[Any], tombstones: list[Tombstone]) -> None:
-        cursor.execute(
-            _TOMBSTONE,
-            [
-                [t.uid for t in tombstones],
-                [t.deleted_at for t in tombstones],
-                [t.resource_version for t in tombstones],
-                [t.observed_at for t in tombstones],
-                self.cluster_id,
-            ],
-        )
+    def _state_update_params(self, changes: ChangeSet) -> list[Any]:
+        """:data:`_UPDATE_STATES`' arrays (uids, deletion times, versions, times), cluster id."""
+        columns = [list(column) for column in zip(*state_updates(changes), strict=True)]
+        return [*columns, self.cluster_id]
 
-    def _versions_from_rows(
-        self, cursor: psycopg.Cursor[Any], versions: list[ResourceVersion]
-    ) -> None:
-        """One ``INSERT ... SELECT`` per (change, time): a snapshot's history in one statement."""
-        groups: dict[tuple[str, datetime], list[str]] = {}
-        for version in versions:
-            groups.setdefault((version.change.value, version.changed_at), []).append(version.uid)
-        for (change, changed_at), uids in groups.items():
-            cursor.execute(_VERSIONS_FROM_ROWS, [change, changed_at, self.cluster_id, uids])
-            _check_copied(cursor.rowcount, len(uids))
+    def mark_seen(self, seen: ClusterSeen) -> None:
+        self._queue_locks()
+        sql, params = _mark_seen_sql(seen, skip_locked=self.uids is not None)
+        self._queue(sql, [*params, self.cluster_id])
+
+    def drop_staged(self, snapshot_id: str) -> None:
+        self._queue_locks()
+        self._send()
+        super().drop_staged(snapshot_id)
 
 
 def _split_versions(
@@ -628,8 +519,13 @@ def _split_versions(
     return sent, from_rows
 
 
-def _check_copied(copied: int, expected: int) -> None:
-    if copied != expected:
-        # Every uid was written by this very write(); anything else is a bug that
-        # would silently lose history, so the transaction must not commit.
-        raise RuntimeError(f"history: {copied} versions copied for {expected} written rows")
+def _appended(expected: int) -> Callable[[psycopg.Cursor[Any]], None]:
+    """A check that a merge appended one history version per listed row."""
+
+    def check(cursor: psycopg.Cursor[Any]) -> None:
+        if cursor.rowcount != expected:
+            # Every uid was written by this very statement; anything else is a bug
+            # that would silently lose history, so the transaction must not commit.
+            raise RuntimeError(f"history: {cursor.rowcount} versions for {expected} rows")
+
+    return check

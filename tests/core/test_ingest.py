@@ -128,9 +128,9 @@ def test_ingestion_leaves_the_interpreters_collector_alone(
     seen_during_write: list[bool] = []
     write = MemoryStorage.ingest
 
-    def watching(self: MemoryStorage, cid: str) -> Any:
+    def watching(self: MemoryStorage, cid: str, **scope: Any) -> Any:
         seen_during_write.append(gc.isenabled())
-        return write(self, cid)
+        return write(self, cid, **scope)
 
     monkeypatch.setattr(MemoryStorage, "ingest", watching)
     assert gc.isenabled()

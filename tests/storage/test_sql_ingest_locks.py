@@ -1,9 +1,10 @@
 """What waits for an open ingestion on PostgreSQL, and what does not.
 
-Ingestion of one cluster is serialised, and the cluster cannot vanish under
-it; but an agent's heartbeat (``mark_cluster_seen``, an ``UPDATE`` of the
-cluster row) must not queue behind an ingestion, which may run for a whole
-100,000-resource snapshot.
+A snapshot reconcile (``ingest(cluster)``) has the cluster to itself; events
+(``ingest(cluster, uids=...)``) share it, waiting only for another change of
+the same object; the cluster cannot vanish under either.  An agent's heartbeat
+(``mark_cluster_seen``, an ``UPDATE`` of the cluster row) must not queue behind
+an ingestion, which may run for a whole 100,000-resource snapshot.
 """
 
 from __future__ import annotations
@@ -60,14 +61,24 @@ class _Call:
 
 
 @contextmanager
-def _open_ingestion(storage: Storage, cluster_id: str) -> Iterator[None]:
-    """An ingestion that has locked the cluster, read its states and written a pod, still open."""
+def _open_ingestion(
+    storage: Storage, cluster_id: str, uids: set[str] | None = None
+) -> Iterator[None]:
+    """An ingestion that has locked the cluster, read its states and written a pod, still open.
+
+    ``uids``: an event's, of those objects (it writes the first), noting the
+    cluster seen; None: a snapshot's.
+    """
     holding, release = threading.Event(), threading.Event()
+    written = "held" if uids is None else min(uids)
 
     def hold() -> None:
-        with storage.ingest(cluster_id) as tx:
-            tx.load_states(uids=["held"])
-            tx.write(ChangeSet(upserts=[pod("held").as_row(cluster_id, at(1))]))
+        with storage.ingest(cluster_id, uids=uids) as tx:
+            if uids is not None:
+                tx.mark_seen(ClusterSeen(seen_at=at(1)))
+            tx.load_states(uids=[written])  # sends what is queued: it holds the locks now
+            tx.write(ChangeSet(upserts=[pod(written).as_row(cluster_id, at(1))]))
+            tx.load_states(uids=[written])
             holding.set()
             release.wait(_RETURNS_WITHIN * 2)
 
@@ -143,3 +154,56 @@ def test_an_ingestion_waiting_on_a_deletion_ends_with_lookup_error(
         waiting.join()
     assert storage.get_resource(cluster_id, "late") is None
     assert storage.resource_history(cluster_id, "late") == []
+
+
+def _event(storage: Storage, cluster_id: str, uid: str) -> Callable[[], set[str]]:
+    """An event's ingestion of ``uid``, noting the cluster seen: what it found stored."""
+
+    def ingest() -> set[str]:
+        with storage.ingest(cluster_id, uids={uid}) as tx:
+            found = set(tx.load_states(uids=[uid]))
+            tx.write(ChangeSet(upserts=[pod(uid).as_row(cluster_id, at(2))]))
+            tx.mark_seen(ClusterSeen(seen_at=at(2)))
+        return found
+
+    return ingest
+
+
+def test_events_of_other_objects_do_not_wait_for_an_open_event(storage: Storage) -> None:
+    cluster_id = _cluster(storage)
+    with _open_ingestion(storage, cluster_id, uids={"held"}):
+        other = _Call(_event(storage, cluster_id, "other"))
+        returned = other.done.wait(_RETURNS_WITHIN)
+        assert storage.get_resource(cluster_id, "held") is None, "the first is still open"
+    assert returned, "an event of another object waited for the open one"
+    assert other.join() == set()
+    assert storage.get_resource(cluster_id, "other") is not None
+
+
+def test_an_event_of_the_same_object_waits_and_sees_what_the_first_committed(
+    storage: Storage,
+) -> None:
+    cluster_id = _cluster(storage)
+    with _open_ingestion(storage, cluster_id, uids={"held"}):
+        same = _Call(_event(storage, cluster_id, "held"))
+        assert not same.done.wait(_STILL_WAITING_FOR), "it did not wait for the first"
+    assert same.join() == {"held"}
+
+
+def test_a_snapshot_waits_for_an_open_event_and_an_event_for_an_open_snapshot(
+    storage: Storage,
+) -> None:
+    cluster_id = _cluster(storage)
+
+    def reconcile() -> set[str]:
+        with storage.ingest(cluster_id) as tx:
+            return set(tx.load_states())
+
+    with _open_ingestion(storage, cluster_id, uids={"held"}):
+        snapshot = _Call(reconcile)
+        assert not snapshot.done.wait(_STILL_WAITING_FOR), "the snapshot did not wait"
+    assert snapshot.join() == {"held"}
+    with _open_ingestion(storage, cluster_id):
+        event = _Call(_event(storage, cluster_id, "other"))
+        assert not event.done.wait(_STILL_WAITING_FOR), "the event did not wait"
+    assert event.join() == set()

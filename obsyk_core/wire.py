@@ -19,6 +19,9 @@ from obsyk_core.storage import ChangeType
 _CHANGE_TYPES = frozenset(change.value for change in ChangeType)
 #: ``ChangeType(value)`` goes through the enum's lookup machinery; a dict does not.
 _CHANGE_BY_VALUE: dict[str, ChangeType] = {change.value: change for change in ChangeType}
+#: The heartbeat's ``kinds`` extension: a kind the operator lists and watches,
+#: one whose API the cluster does not serve (CRD absent), one RBAC forbids.
+KIND_STATES = ("watched", "not_served", "forbidden")
 _SNAPSHOT_META_STRINGS = (
     "cluster_name",
     "kubernetes_version",
@@ -64,6 +67,8 @@ class Heartbeat:
     agent_version: str | None
     counts: dict[str, int] | None
     digests: dict[str, str] | None
+    #: Extension: what the operator watches and what it skipped, by kind name.
+    kinds: dict[str, str] | None = None
 
 
 class _Errors:
@@ -108,8 +113,16 @@ def _string(errors: _Errors, body: Mapping[str, Any], key: str, *, required: boo
     return value
 
 
-def parse_snapshot(body: Any, kinds: KindRegistry) -> Snapshot:
-    """Validate a snapshot (or one chunk of it) and return its parsed form."""
+def parse_snapshot(
+    body: Any, kinds: KindRegistry, *, ignored_kinds: set[str] | None = None
+) -> Snapshot:
+    """Validate a snapshot (or one chunk of it) and return its parsed form.
+
+    An array under a key no installed plugin declares is an error, unless
+    ``ignored_kinds`` is given: then the array is skipped and its key added
+    to the set, for the caller to report (CONTRACT.md, "plugin kinds": an
+    operator newer than the platform must not lose the whole snapshot).
+    """
     body = _require_object(body)
     errors = _Errors()
     cluster_uid = _string(errors, body, "cluster_uid", required=True)
@@ -132,7 +145,10 @@ def parse_snapshot(body: Any, kinds: KindRegistry) -> Snapshot:
             continue
         kind = kinds.get_by_snapshot_key(key)
         if kind is None:
-            errors.add(key, "No installed plugin declares this resource array.")
+            if ignored_kinds is not None and isinstance(items, list):
+                ignored_kinds.add(key)
+            else:
+                errors.add(key, "No installed plugin declares this resource array.")
             continue
         if not isinstance(items, list):
             errors.add(key, "Not a valid list.")
@@ -160,11 +176,15 @@ def parse_snapshot(body: Any, kinds: KindRegistry) -> Snapshot:
     )
 
 
-def parse_events(body: Any, kinds: KindRegistry) -> tuple[str, list[ResourceEvent]]:
+def parse_events(
+    body: Any, kinds: KindRegistry, *, ignored_kinds: set[str] | None = None
+) -> tuple[str, list[ResourceEvent]]:
     """Validate a single event (upstream) or a batch (``{"events": [...]}``).
 
     Returns the cluster uid and the events; every event of a batch must name
-    the same cluster.
+    the same cluster.  An event of a kind no installed plugin declares is an
+    error, unless ``ignored_kinds`` is given: then it is left out, unchecked
+    beyond its ``kind``, and the kind name added to the set.
     """
     if type(body) is dict and "events" not in body:
         single = _plain_single_event(body, kinds)
@@ -192,12 +212,20 @@ def parse_events(body: Any, kinds: KindRegistry) -> tuple[str, list[ResourceEven
             continue
         if prefix and raw.get("cluster_uid") not in (None, cluster_uid):
             errors.add(f"{path}cluster_uid", "Differs from the batch's cluster_uid.")
+        if ignored_kinds is not None and _of_unknown_kind(raw, kinds):
+            ignored_kinds.add(raw["kind"])
+            continue
         event = _parse_event(raw, kinds, errors, path)
         if event is not None:
             events.append(event)
     errors.raise_if_any()
     assert cluster_uid is not None
     return cluster_uid, events
+
+
+def _of_unknown_kind(raw: Mapping[str, Any], kinds: KindRegistry) -> bool:
+    kind_name = raw.get("kind")
+    return isinstance(kind_name, str) and bool(kind_name) and kind_name not in kinds
 
 
 def _plain_single_event(
@@ -356,6 +384,11 @@ def parse_heartbeat(body: Any) -> Heartbeat:
         isinstance(digests, Mapping) and all(isinstance(v, str) for v in digests.values())
     ):
         errors.add("digests", "Must be an object of kind name to hex string.")
+    kinds = body.get("kinds")
+    if kinds is not None and not (
+        isinstance(kinds, Mapping) and all(v in KIND_STATES for v in kinds.values())
+    ):
+        errors.add("kinds", f"Must be an object of kind name to one of: {', '.join(KIND_STATES)}.")
     errors.raise_if_any()
     assert cluster_uid is not None
     return Heartbeat(
@@ -363,4 +396,5 @@ def parse_heartbeat(body: Any) -> Heartbeat:
         agent_version=agent_version,
         counts=dict(counts) if counts is not None else None,
         digests=dict(digests) if digests is not None else None,
+        kinds=dict(kinds) if kinds is not None else None,
     )

@@ -100,7 +100,10 @@ def _parse_chunks(chunks: list[StagedChunk]) -> list[Snapshot] | dict[int, Any]:
     errors: dict[int, Any] = {}
     for chunk in chunks:
         try:
-            parsed.append(parse_snapshot(orjson.loads(chunk.payload), kinds))
+            # Arrays of unknown kinds were reported (answer, log, metric) when
+            # the chunk was received; here they are only skipped again.
+            body = orjson.loads(chunk.payload)
+            parsed.append(parse_snapshot(body, kinds, ignored_kinds=set()))
         except BodyError as error:
             errors[chunk.chunk] = error.errors
         except orjson.JSONDecodeError as error:

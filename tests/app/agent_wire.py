@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from obsyk_core.storage import ResourceQuery
+from obsyk_plugins.core_kinds import CORE_KINDS
 from reference_app.state import get_state
 
 SNAPSHOT_KEYS = (
@@ -28,6 +29,9 @@ SNAPSHOT_KEYS = (
     *("service_accounts", "roles", "cluster_roles", "role_bindings", "cluster_role_bindings"),
     "events",
 )
+
+#: The kinds the platform says it accepts (heartbeat, `GET /api/v1/agent/kinds`), core only.
+CORE_KIND_NAMES = sorted(kind.kind for kind in CORE_KINDS)
 
 #: An upstream snapshot body, byte for byte; ``%(cluster_uid)s`` is the cluster's uid.
 UPSTREAM_SNAPSHOT = (Path(__file__).parent / "upstream_snapshot.json").read_text()

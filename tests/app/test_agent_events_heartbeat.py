@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 import pytest
-from agent_wire import Agent, event, new_cluster_uid, pod, stored_inventory
+from agent_wire import CORE_KIND_NAMES, Agent, event, new_cluster_uid, pod, stored_inventory
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -86,7 +86,7 @@ def test_heartbeat_updates_seen_times_and_version(app: Flask, agent: Agent) -> N
     assert before is not None and before.last_seen_at is None and before.cluster_uid is None
     response = agent.post("heartbeat", {"cluster_uid": agent.cluster_uid, "agent_version": "v9"})
     assert response.status_code == 200
-    assert response.get_json() == {"resync": []}
+    assert response.get_json() == {"resync": [], "kinds": CORE_KIND_NAMES}
     after = storage.get_cluster(agent.org_id, agent.cluster_id)
     assert after is not None
     assert after.cluster_uid == agent.cluster_uid  # first contact binds
@@ -112,7 +112,7 @@ def test_heartbeat_drift_asks_for_a_resync_of_the_kinds_that_differ(
         "digests": {"Pod": digest(pods[:1]), "Service": digest(services),
                     "ConfigMap": digest([])},
     }  # fmt: skip
-    assert agent.post("heartbeat", in_sync).get_json() == {"resync": []}
+    assert agent.post("heartbeat", in_sync).get_json()["resync"] == []
 
     # The operator still has p2 (count and digest differ), a changed service
     # (same count, digest differs), and a kind the platform does not know.
@@ -122,10 +122,10 @@ def test_heartbeat_drift_asks_for_a_resync_of_the_kinds_that_differ(
         "digests": {"Pod": digest(pods), "Service": digest([dict(services[0], x=1)]),
                     "ConfigMap": digest([])},
     }  # fmt: skip
-    assert agent.post("heartbeat", drifted).get_json() == {"resync": ["Pod", "Service"]}
+    assert agent.post("heartbeat", drifted).get_json()["resync"] == ["Pod", "Service"]
     # Counts alone are enough to see drift.
     counts_only = {"cluster_uid": agent.cluster_uid, "counts": {"ConfigMap": 3}}
-    assert agent.post("heartbeat", counts_only).get_json() == {"resync": ["ConfigMap"]}
+    assert agent.post("heartbeat", counts_only).get_json()["resync"] == ["ConfigMap"]
 
 
 def test_drift_is_computed_without_waiting_behind_an_open_ingestion(app: Flask) -> None:
@@ -186,11 +186,12 @@ def test_answers_are_compact_json_with_sorted_keys(agent: Agent) -> None:
     assert [(answer.status_code, answer.mimetype) for answer in answers] == [
         (200, "application/json")
     ] * 4
+    kinds = json.dumps(CORE_KIND_NAMES, separators=(",", ":")).encode()
     assert [answer.data for answer in answers] == [
         b'{"added":1,"deleted":0,"modified":0,"stale":0,"status":"committed","unchanged":0}\n',
         b'{"added":0,"deleted":0,"modified":1,"stale":0,"status":"committed","unchanged":0}\n',
-        b'{"resync":[]}\n',
-        b'{"resync":["Pod"]}\n',
+        b'{"kinds":' + kinds + b',"resync":[]}\n',
+        b'{"kinds":' + kinds + b',"resync":["Pod"]}\n',
     ]
 
 

@@ -80,8 +80,9 @@ def test_a_valid_part_of_an_invalid_snapshot_is_not_applied(app: Flask, agent: A
     _assert_refused(app, agent, "snapshot", body, 422)
 
 
-def test_unknown_snapshot_array_is_422_naming_it(app: Flask, agent: Agent) -> None:
-    body = {"cluster_uid": agent.cluster_uid, "pods": [pod("p9", "new")], "certificates": []}
+def test_an_unknown_key_that_is_not_an_array_is_422_naming_it(app: Flask, agent: Agent) -> None:
+    """Arrays of unknown kinds are skipped (test_agent_unknown_kinds); anything else is a typo."""
+    body = {"cluster_uid": agent.cluster_uid, "pods": [pod("p9", "new")], "certificates": "x"}
     payload = _assert_refused(app, agent, "snapshot", body, 422)
     assert list(payload["errors"]) == ["certificates"]
 
@@ -96,7 +97,7 @@ def test_snapshot_without_cluster_uid_is_422(app: Flask, agent: Agent) -> None:
     [
         ({"type": "created", "kind": "Pod", "uid": "p9", "name": "x", "object": pod("p9", "x")},
          {"type"}),
-        ({"type": "added", "kind": "Gizmo", "uid": "p9", "name": "x", "object": {}}, {"kind"}),
+        ({"type": "added", "kind": 7, "uid": "p9", "name": "x", "object": {}}, {"kind"}),
         ({"type": "added", "kind": "Pod", "name": "x", "object": {"name": "x"}},
          {"uid", "object.uid"}),
         ({"type": "added", "kind": "Pod", "uid": "p9", "name": "x"}, {"object"}),

@@ -96,6 +96,33 @@ def test_unknown_array_is_rejected_by_name(kinds: KindRegistry) -> None:
     assert "No installed plugin declares" in errors["widgets"][0]
 
 
+def test_unknown_arrays_and_event_kinds_are_skipped_into_ignored_kinds_when_asked(
+    kinds: KindRegistry,
+) -> None:
+    ignored: set[str] = set()
+    body = {"cluster_uid": "c", "pods": [], "certificates": [{"uid": "x"}], "gizmos": []}
+
+    snapshot = parse_snapshot(body, kinds, ignored_kinds=ignored)
+
+    assert set(snapshot.resources) == {"Pod"} and ignored == {"certificates", "gizmos"}
+    events_ignored: set[str] = set()
+    batch = {
+        "cluster_uid": "c",
+        "events": [
+            {"type": "deleted", "kind": "Pod", "uid": "p", "name": "p"},
+            {"type": "whatever", "kind": "Certificate", "uid": 1},
+        ],
+    }
+    _, events = parse_events(batch, kinds, ignored_kinds=events_ignored)
+    assert [e.kind for e in events] == ["Pod"] and events_ignored == {"Certificate"}
+    single = {"cluster_uid": "c", "type": "added", "kind": "Certificate", "uid": "x", "name": "x"}
+    assert parse_events(single, kinds, ignored_kinds=events_ignored) == ("c", [])
+    # Without the set, the same bodies are refused, naming what is unknown.
+    with pytest.raises(BodyError) as caught:
+        parse_events(single, kinds)
+    assert "No installed plugin declares" in caught.value.errors["kind"][0]
+
+
 def test_plugin_kind_array_is_accepted(certificate_only: KindRegistry) -> None:
     body = {
         "cluster_uid": "c",
@@ -266,6 +293,17 @@ def test_upstream_heartbeat() -> None:
     heartbeat = parse_heartbeat({"cluster_uid": "c", "agent_version": "v0.3.1"})
     assert (heartbeat.cluster_uid, heartbeat.agent_version) == ("c", "v0.3.1")
     assert heartbeat.counts is None and heartbeat.digests is None
+
+
+def test_heartbeat_kinds_extension_says_what_the_operator_watches_and_skips() -> None:
+    states = {"Pod": "watched", "ScaledObject": "not_served", "Secret": "forbidden"}
+    heartbeat = parse_heartbeat({"cluster_uid": "c", "kinds": states})
+
+    assert heartbeat.kinds == states
+    assert parse_heartbeat({"cluster_uid": "c"}).kinds is None
+    with pytest.raises(BodyError) as caught:
+        parse_heartbeat({"cluster_uid": "c", "kinds": {"Pod": "sleeping"}})
+    assert list(caught.value.errors) == ["kinds"]
 
 
 def test_heartbeat_with_drift_extension() -> None:

@@ -19,6 +19,7 @@ from flask.views import MethodView
 
 from obsyk_core.gc_pause import gc_paused
 from obsyk_core.ingest import IngestResult, apply_events, reconcile_snapshot
+from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import ClusterSeen
 from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
 from reference_app.api.agent.binding import (
@@ -28,7 +29,9 @@ from reference_app.api.agent.binding import (
 )
 from reference_app.api.agent.body import body_errors, read_json_body
 from reference_app.api.agent.drift import kinds_to_resync
+from reference_app.api.agent.ignored import report_ignored
 from reference_app.api.agent.schemas import (
+    AcceptedKindsSchema,
     EventsAcceptedSchema,
     HeartbeatAnswerSchema,
     SnapshotAcceptedSchema,
@@ -131,13 +134,15 @@ class SnapshotView(MethodView):
         state = get_state()
         agent = current_agent()
         body, raw = read_json_body(state.settings.max_snapshot_bytes)
+        ignored: set[str] = set()
         try:
-            snapshot = parse_snapshot(body, state.plugins.kinds)
+            snapshot = parse_snapshot(body, state.plugins.kinds, ignored_kinds=ignored)
         except BodyError as error:
             body_errors(error)
         del body  # parsed: the decoded wrappers need not live through the write
         ensure_cluster_bound(state.storage, agent, snapshot.cluster_uid)
         now = _now()
+        skipped = report_ignored(ignored, endpoint="snapshot", cluster_id=agent.cluster_id)
         if snapshot.chunked or len(raw) > state.settings.async_snapshot_bytes:
             snapshot_id, queued = stage_snapshot(
                 state.storage, state.jobs, agent.cluster_id, snapshot, raw, received_at=now
@@ -156,6 +161,7 @@ class SnapshotView(MethodView):
                 "snapshot_id": snapshot_id,
                 "chunk": snapshot.chunk or 0,
                 "queued": queued,
+                **skipped,
             }
             return staged, 202
         result = reconcile_snapshot(
@@ -171,7 +177,7 @@ class SnapshotView(MethodView):
             ),
         )
         announce_changes(state, result)
-        return {"status": "committed", **_counts(result)}
+        return {"status": "committed", **_counts(result), **skipped}
 
 
 @blp.route("/events")
@@ -189,8 +195,9 @@ class EventsView(MethodView):
         state = get_state()
         agent = current_agent()
         body, _ = read_json_body(state.settings.max_event_bytes)
+        ignored: set[str] = set()
         try:
-            cluster_uid, events = parse_events(body, state.plugins.kinds)
+            cluster_uid, events = parse_events(body, state.plugins.kinds, ignored_kinds=ignored)
         except BodyError as error:
             body_errors(error)
         del body  # parsed: the decoded wrappers need not live through the write
@@ -210,7 +217,8 @@ class EventsView(MethodView):
                 unknown_cluster()
             raise
         announce_changes(state, result)
-        return {"status": "committed", **_counts(result)}
+        skipped = report_ignored(ignored, endpoint="events", cluster_id=agent.cluster_id)
+        return {"status": "committed", **_counts(result), **skipped}
 
 
 @blp.route("/heartbeat")
@@ -220,7 +228,11 @@ class HeartbeatView(MethodView):
     @blp.response(200, HeartbeatAnswerSchema, description="Recorded")
     @_agent_errors
     def post(self) -> Any:
-        """Record liveness; with ``counts``/``digests``, answer the kinds that drifted."""
+        """Record liveness; with ``counts``/``digests``, answer the kinds that drifted.
+
+        The answer also lists the kinds this platform accepts (``kinds``), so
+        an operator sends only those.
+        """
         state = get_state()
         agent = current_agent()
         body, _ = read_json_body(state.settings.max_event_bytes)
@@ -235,7 +247,7 @@ class HeartbeatView(MethodView):
         seen = ClusterSeen(seen_at=now, heartbeat_at=now, agent_version=heartbeat.agent_version)
         if not heartbeat.counts and not heartbeat.digests:
             state.storage.mark_cluster_seen(agent.cluster_id, seen)
-            return {"resync": []}
+            return {"resync": [], "kinds": accepted_kinds(state.plugins.kinds)}
         try:
             resync = kinds_to_resync(
                 state.storage,
@@ -254,4 +266,20 @@ class HeartbeatView(MethodView):
         # cluster deleted elsewhere; asking it for a resync would be retried forever.
         if resync and state.storage.get_cluster(agent.org_id, agent.cluster_id) is None:
             unknown_cluster()
-        return {"resync": resync}
+        return {"resync": resync, "kinds": accepted_kinds(state.plugins.kinds)}
+
+
+@blp.route("/kinds")
+class KindsView(MethodView):
+    decorators = [agent_required]
+
+    @blp.response(200, AcceptedKindsSchema, description="The accepted kinds")
+    @_agent_errors
+    def get(self) -> Any:
+        """The kinds this platform accepts (kind names), sorted: what an operator may send."""
+        return {"kinds": accepted_kinds(get_state().plugins.kinds)}
+
+
+def accepted_kinds(kinds: KindRegistry) -> list[str]:
+    """Every kind name an installed plugin declares, sorted."""
+    return sorted(kind.kind for kind in kinds)

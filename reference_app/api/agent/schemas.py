@@ -16,6 +16,13 @@ class IngestCountsSchema(ma.Schema):
     stale = ma.fields.Integer(metadata={"description": "Changes older than the stored state"})
 
 
+_IGNORED_KINDS = {
+    "description": "Snapshot array keys (snapshots) or kind names (events) that no installed "
+    "plugin declares: skipped while the rest was stored. Present only when something was skipped."
+}
+_ACCEPTED_KINDS = {"description": "The kind names this platform accepts; send only these"}
+
+
 class SnapshotAcceptedSchema(IngestCountsSchema):
     status = ma.fields.String(
         metadata={"description": "`committed` (applied) or `staged` (202: a job applies it)"}
@@ -28,10 +35,12 @@ class SnapshotAcceptedSchema(IngestCountsSchema):
             "(false while the queue is down: recovery applies it later)"
         }
     )
+    ignored_kinds = ma.fields.List(ma.fields.String(), metadata=_IGNORED_KINDS)
 
 
 class EventsAcceptedSchema(IngestCountsSchema):
     status = ma.fields.String(metadata={"description": "`committed`"})
+    ignored_kinds = ma.fields.List(ma.fields.String(), metadata=_IGNORED_KINDS)
 
 
 class HeartbeatAnswerSchema(ma.Schema):
@@ -39,3 +48,8 @@ class HeartbeatAnswerSchema(ma.Schema):
         ma.fields.String(),
         metadata={"description": "Kinds whose stored state differs from the counts/digests sent"},
     )
+    kinds = ma.fields.List(ma.fields.String(), metadata=_ACCEPTED_KINDS)
+
+
+class AcceptedKindsSchema(ma.Schema):
+    kinds = ma.fields.List(ma.fields.String(), metadata=_ACCEPTED_KINDS)

@@ -100,10 +100,18 @@ def _parse_chunks(chunks: list[StagedChunk]) -> list[Snapshot] | dict[int, Any]:
     errors: dict[int, Any] = {}
     for chunk in chunks:
         try:
-            # Arrays of unknown kinds were reported (answer, log, metric) when
-            # the chunk was received; here they are only skipped again.
+            # Arrays of kinds no plugin declares are skipped, as the endpoint
+            # skips them (and named them in its answer when the chunk came).
+            ignored: set[str] = set()
             body = orjson.loads(chunk.payload)
-            parsed.append(parse_snapshot(body, kinds, ignored_kinds=set()))
+            parsed.append(parse_snapshot(body, kinds, ignored_kinds=ignored))
+            if ignored:
+                log.warning(
+                    "staged snapshot %s chunk %d: skipped %s: no installed plugin declares it",
+                    chunk.snapshot_id,
+                    chunk.chunk,
+                    ", ".join(sorted(ignored)),
+                )
         except BodyError as error:
             errors[chunk.chunk] = error.errors
         except orjson.JSONDecodeError as error:

@@ -204,11 +204,11 @@ def test_chunks_after_the_final_one_are_not_part_of_the_snapshot(
 def test_snapshot_that_no_longer_parses_is_dropped_with_an_error(
     app: Flask, cluster: ClusterKeys, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # As if the plugin declaring "widgets" was uninstalled after the chunk was staged.
+    # As if the plugin's schema changed after the chunk was staged: a record it now refuses.
     state = get_state(app)
     cluster_id = cluster.cluster.id
     stage(state.storage, cluster_id, "orphaned", 0, False, {"namespaces": namespaces("a")})
-    stage(state.storage, cluster_id, "orphaned", 1, True, {"widgets": [{"uid": "w"}]})
+    stage(state.storage, cluster_id, "orphaned", 1, True, {"namespaces": [{"uid": "w"}]})
 
     with app.app_context(), caplog.at_level(logging.ERROR, logger=tasks.__name__):
         assert tasks.recover_pending() == []
@@ -218,7 +218,25 @@ def test_snapshot_that_no_longer_parses_is_dropped_with_an_error(
     assert live_names(state.storage, cluster_id) == set()
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "orphaned" in record.getMessage()
-    assert "No installed plugin declares this resource array." in record.getMessage()
+    assert "Missing data for required field." in record.getMessage()
+
+
+def test_a_staged_array_whose_plugin_was_uninstalled_is_skipped_with_a_warning(
+    app: Flask, cluster: ClusterKeys, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As if the plugin declaring "widgets" was uninstalled after the chunk was staged.
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    stage(state.storage, cluster_id, "widgety", 0, True, {
+        "namespaces": namespaces("a"), "widgets": [{"uid": "w"}],
+    })  # fmt: skip
+
+    with app.app_context(), caplog.at_level(logging.WARNING, logger=tasks.__name__):
+        tasks.recover_pending()
+
+    assert live_names(state.storage, cluster_id) == {"a"}
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert "widgety" in record.getMessage() and "widgets" in record.getMessage()
 
 
 def test_recover_pending_drops_long_abandoned_chunks(app: Flask, cluster: ClusterKeys) -> None:

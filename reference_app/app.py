@@ -79,10 +79,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         storage=storage,
         cache=cache,
         jobs=make_job_queue(settings, app),
-        extra={},
-    )
-    state.extra["access_tokens"] = AccessTokens(
-        storage, settings.secret_key, lifetime_seconds=settings.access_token_seconds
+        access_tokens=AccessTokens(
+            storage, settings.secret_key, lifetime_seconds=settings.access_token_seconds
+        ),
     )
     app.extensions["obsyk"] = state
     register_error_handlers(app)
@@ -104,7 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def close_app(app: Flask) -> None:
     """Stop the app's background threads and release its connections (tests, shutdown)."""
     state = get_state(app)
-    stop = state.extra.pop("stop_periodic", None)
+    stop, state.stop_periodic = state.stop_periodic, None
     if stop is not None:
         stop()
     state.jobs.close()

@@ -33,7 +33,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from obsyk_core.storage import Credential, Storage
-from reference_app.remembered import MAX_REMEMBERED, RememberedValues
+from reference_app.remembered import MAX_REMEMBERED, Remembered
 
 ALGORITHM = "HS256"
 #: Claim value of ``scope`` in agent tokens: the agent endpoints accept nothing else.
@@ -83,12 +83,12 @@ class AccessTokens:
         #: Seconds since the epoch, for ``iat``/``exp``; replaceable so tests can reach an ``exp``.
         self.wall_clock = wall_clock
         #: Whether each credential is revoked, by client id.
-        self._revoked: RememberedValues[str, bool] = RememberedValues(
+        self._revoked: Remembered[str, bool] = Remembered(
             max_entries=max_remembered, ttl_seconds=revocation_check_seconds, clock=clock
         )
         #: Tokens verified here, by their text: who they name and their ``exp``.  Kept
         #: no longer than this platform issues tokens for; the ``exp`` is what counts.
-        self._verified: RememberedValues[str, tuple[AgentPrincipal, float]] = RememberedValues(
+        self._verified: Remembered[str, tuple[AgentPrincipal, float]] = Remembered(
             max_entries=max_remembered, ttl_seconds=max(lifetime_seconds, 1), clock=clock
         )
 

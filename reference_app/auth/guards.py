@@ -80,7 +80,7 @@ def authenticate_agent() -> AgentPrincipal:
             "This endpoint is for operators: use an access token from /oauth/token."
         )
     state = get_state()
-    tokens = state.extra["access_tokens"]
+    tokens = state.access_tokens
     try:
         principal: AgentPrincipal = tokens.verify(token)
     except InvalidAccessToken as error:

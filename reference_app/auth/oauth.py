@@ -212,7 +212,7 @@ def _issue_token(
     expires_in: int | None = None,
     include_refresh_token: bool = False,
 ) -> dict[str, Any]:
-    tokens = get_state().extra["access_tokens"]
+    tokens = get_state().access_tokens
     return {
         "access_token": tokens.issue(client.credential),
         "token_type": "Bearer",

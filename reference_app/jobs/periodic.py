@@ -98,4 +98,4 @@ def start_embedded_periodic_jobs(app: Flask) -> None:
         stop.set()
         thread.join(timeout=5)
 
-    state.extra["stop_periodic"] = stop_thread
+    state.stop_periodic = stop_thread

@@ -260,7 +260,7 @@ def test_expired_access_token_is_401(
     app: Flask, client: FlaskClient, org: Organization, make_cluster: Callable[..., ClusterKeys]
 ) -> None:
     keys = make_cluster(org)
-    tokens = get_state(app).extra["access_tokens"]
+    tokens = get_state(app).access_tokens
     credential = get_state(app).storage.get_credential(keys.client_id)
     tokens.lifetime_seconds = -120  # issued already expired
     token = tokens.issue(credential)
@@ -293,7 +293,7 @@ def test_revoked_credential_token_stops_working_within_a_minute(
 ) -> None:
     keys = make_cluster(org)
     token = agent_token(keys)
-    tokens = get_state(app).extra["access_tokens"]
+    tokens = get_state(app).access_tokens
     assert client.get("/probe/agent", headers=bearer(token)).status_code == 200
 
     get_state(app).storage.revoke_credential(keys.client_id, datetime.now(UTC))

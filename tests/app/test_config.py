@@ -99,12 +99,12 @@ def test_access_tokens_survive_a_restart_with_the_kept_secret(tmp_path: Path) ->
     storage = get_state(first).storage
     org = storage.create_org("restart")
     credential = register_cluster(storage, org.id, "c").credential
-    token = get_state(first).extra["access_tokens"].issue(credential)
+    token = get_state(first).access_tokens.issue(credential)
     close_app(first)
 
     second = create_app(embedded_config(tmp_path))
     try:
-        principal = get_state(second).extra["access_tokens"].verify(token)
+        principal = get_state(second).access_tokens.verify(token)
         assert principal.client_id == credential.client_id
     finally:
         close_app(second)

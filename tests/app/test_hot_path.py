@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 
 from obsyk_core.storage import Cluster, Organization
 from reference_app.auth.access_tokens import AccessTokens
-from reference_app.remembered import RememberedPairs
+from reference_app.remembered import Remembered
 from reference_app.state import get_state
 
 
@@ -114,20 +114,47 @@ def test_a_drift_heartbeat_for_a_cluster_deleted_elsewhere_is_401_not_500(
 
 def test_a_remembered_binding_is_checked_again_after_the_revocation_window() -> None:
     now = [0.0]
-    remembered = RememberedPairs(ttl_seconds=60, clock=lambda: now[0])
-    remembered.remember("c1", "uid-1")
+    remembered: Remembered[tuple[str, str], bool] = Remembered(ttl_seconds=60, clock=lambda: now[0])
+    remembered.put(("c1", "uid-1"), True)
     now[0] = 59.0
-    assert remembered.knows("c1", "uid-1")
-    assert not remembered.knows("c1", "uid-2")
+    assert ("c1", "uid-1") in remembered
+    assert ("c1", "uid-2") not in remembered
     now[0] = 60.0
-    assert not remembered.knows("c1", "uid-1")
+    assert ("c1", "uid-1") not in remembered
 
 
-def test_remembered_bindings_are_bounded_oldest_first() -> None:
-    remembered = RememberedPairs(max_entries=2, ttl_seconds=60)
+def test_remembered_bindings_are_bounded_least_recently_used_first() -> None:
+    remembered: Remembered[tuple[str, str], bool] = Remembered(max_entries=2, ttl_seconds=60)
     for cluster_id in ("c1", "c2", "c3"):
-        remembered.remember(cluster_id, "uid")
-    assert [remembered.knows(c, "uid") for c in ("c1", "c2", "c3")] == [False, True, True]
+        remembered.put((cluster_id, "uid"), True)
+    assert [(c, "uid") in remembered for c in ("c1", "c2", "c3")] == [False, True, True]
+
+
+def test_deleting_a_cluster_forgets_every_fact_remembered_of_it_at_once(
+    app: Flask,
+    client: FlaskClient,
+    agent: Agent,
+    make_user_token: Callable[..., str],
+    cluster_lookups: list[str],
+) -> None:
+    """Its binding, its org and its credential's verified token: none outlives the DELETE."""
+    state = get_state(app)
+    admin = User(client, make_user_token(state.storage.get_org(agent.org_id), "admin"))
+    listing = f"/api/v1/clusters/{agent.cluster_id}/resources"
+    assert agent.event("added", "Pod", pod("p1", "a")).status_code == 200
+    assert admin.get(listing).status_code == 200
+    assert (agent.cluster_id, agent.cluster_uid) in state.cluster_bindings
+    assert (agent.org_id, agent.cluster_id) in state.org_clusters
+
+    assert admin.delete(f"/api/v1/clusters/{agent.cluster_id}").status_code == 204
+
+    assert (agent.cluster_id, agent.cluster_uid) not in state.cluster_bindings
+    assert (agent.org_id, agent.cluster_id) not in state.org_clusters
+    cluster_lookups.clear()
+    assert admin.get(listing).status_code == 404
+    assert cluster_lookups  # looked up again, not answered from memory
+    refused = agent.event("added", "Pod", pod("p2", "b"))
+    assert refused.status_code == 401, refused.get_json()
 
 
 # --------------------------------------------------------------------------- access tokens
@@ -136,7 +163,7 @@ def test_remembered_bindings_are_bounded_oldest_first() -> None:
 @pytest.fixture
 def wall_clock(app: Flask) -> list[float]:
     """The time the app's access tokens see, which a test moves: ``[seconds since the epoch]``."""
-    tokens: AccessTokens = get_state(app).extra["access_tokens"]
+    tokens: AccessTokens = get_state(app).access_tokens
     wall = [time.time()]
     tokens.wall_clock = lambda: wall[0]
     return wall
@@ -161,7 +188,7 @@ def test_a_remembered_token_is_still_refused_from_its_exp(
 def test_a_remembered_token_of_a_revoked_credential_stops_working_within_a_minute(
     app: Flask, agent: Agent
 ) -> None:
-    tokens: AccessTokens = get_state(app).extra["access_tokens"]
+    tokens: AccessTokens = get_state(app).access_tokens
     assert agent.post("heartbeat", {"cluster_uid": agent.cluster_uid}).status_code == 200
     client_id = tokens.verify(agent.token).client_id
     get_state(app).storage.revoke_credential(client_id, datetime.now(UTC))

@@ -6,12 +6,12 @@ uid is refused (403), whichever endpoint it reaches: a credential copied into
 another cluster must not be able to mix two clusters' inventories.
 
 A binding never changes once made, so each process remembers the pairs it has
-seen bound (:class:`RememberedPairs`) and the hot endpoints (events,
+seen bound (``AppState.cluster_bindings``) and the hot endpoints (events,
 heartbeats) skip the database for them.  The only way a remembered pair goes
-stale is the cluster's deletion; then its credentials go too, the access token
-stops verifying within the revocation window (and at once in the process that
-deleted it), and meanwhile ingestion itself refuses the unknown cluster.  The
-memory is kept no longer than that window anyway.
+stale is the cluster's deletion, which the deleting process forgets at once
+(``AppState.forget_cluster``); in the others its credentials' access tokens
+stop verifying within the revocation window, for which the pairs are kept at
+most, and meanwhile ingestion itself refuses the unknown cluster.
 """
 
 from __future__ import annotations
@@ -19,37 +19,22 @@ from __future__ import annotations
 from typing import NoReturn
 
 from obsyk_core.storage import Storage
-from reference_app.auth.access_tokens import REVOCATION_CHECK_SECONDS
 from reference_app.auth.guards import AgentPrincipal
 from reference_app.errors import abort_json
-from reference_app.remembered import RememberedPairs
-from reference_app.state import AppState
-
-_STATE_KEY = "remembered_bindings"
-
-
-def remembered_bindings(state: AppState) -> RememberedPairs:
-    """This app's ``(cluster_id, cluster_uid)`` pairs seen bound (made on first use)."""
-    memory: RememberedPairs | None = state.extra.get(_STATE_KEY)
-    if memory is None:
-        # setdefault: two threads racing here still end up sharing one memory.
-        memory = state.extra.setdefault(
-            _STATE_KEY, RememberedPairs(ttl_seconds=REVOCATION_CHECK_SECONDS)
-        )
-    return memory
+from reference_app.state import KnownPairs
 
 
 def ensure_cluster_bound(
     storage: Storage,
     agent: AgentPrincipal,
     cluster_uid: str,
-    remembered: RememberedPairs | None = None,
+    remembered: KnownPairs | None = None,
 ) -> None:
     """Bind on first contact; 403 when the credential's cluster is bound to another uid.
 
     With ``remembered``, a pair already seen bound is accepted without a query.
     """
-    if remembered is not None and remembered.knows(agent.cluster_id, cluster_uid):
+    if remembered is not None and (agent.cluster_id, cluster_uid) in remembered:
         return
     cluster = storage.get_cluster(agent.org_id, agent.cluster_id)
     if cluster is None:
@@ -60,7 +45,7 @@ def ensure_cluster_bound(
         cluster.cluster_uid is None and storage.bind_cluster_uid(cluster.id, cluster_uid)
     ):
         if remembered is not None:
-            remembered.remember(agent.cluster_id, cluster_uid)
+            remembered.put((agent.cluster_id, cluster_uid), True)
         return
     abort_json(
         403,

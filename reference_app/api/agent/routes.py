@@ -24,7 +24,6 @@ from obsyk_core.storage import ClusterSeen
 from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
 from reference_app.api.agent.binding import (
     ensure_cluster_bound,
-    remembered_bindings,
     unknown_cluster,
 )
 from reference_app.api.agent.body import body_errors, read_json_body
@@ -201,7 +200,7 @@ class EventsView(MethodView):
         except BodyError as error:
             body_errors(error)
         del body  # parsed: the decoded wrappers need not live through the write
-        ensure_cluster_bound(state.storage, agent, cluster_uid, remembered_bindings(state))
+        ensure_cluster_bound(state.storage, agent, cluster_uid, state.cluster_bindings)
         now = _now()
         try:
             result = apply_events(
@@ -240,9 +239,7 @@ class HeartbeatView(MethodView):
             heartbeat = parse_heartbeat(body)
         except BodyError as error:
             body_errors(error)
-        ensure_cluster_bound(
-            state.storage, agent, heartbeat.cluster_uid, remembered_bindings(state)
-        )
+        ensure_cluster_bound(state.storage, agent, heartbeat.cluster_uid, state.cluster_bindings)
         now = _now()
         seen = ClusterSeen(seen_at=now, heartbeat_at=now, agent_version=heartbeat.agent_version)
         if not heartbeat.counts and not heartbeat.digests:

@@ -27,7 +27,6 @@ from reference_app.api.clusters.views import cluster_views
 from reference_app.api.cursors import encode_cursor
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.scoping import cluster_of_current_org
-from reference_app.auth.access_tokens import AccessTokens
 from reference_app.auth.credentials import (
     InvalidPublicKey,
     Registration,
@@ -76,7 +75,7 @@ def _registration_view(registration: Registration) -> dict[str, Any]:
 
 def _forget_token_statuses(client_ids: Iterable[str]) -> None:
     """Make revocations bite at once in this process (others re-read within a minute)."""
-    access_tokens: AccessTokens = get_state().extra["access_tokens"]
+    access_tokens = get_state().access_tokens
     for client_id in client_ids:
         access_tokens.forget(client_id)
 
@@ -150,12 +149,12 @@ class ClusterById(MethodView):
         Its operator tokens are refused at once by the API process answering,
         within a minute by the others (as for a revoked credential).
         """
-        storage = get_state().storage
-        cluster = cluster_of_current_org(storage, cluster_id)
+        state = get_state()
+        cluster = cluster_of_current_org(state.storage, cluster_id)
         # Read before the delete: afterwards the credentials are gone with the cluster.
-        client_ids = [credential.client_id for credential in storage.list_credentials(cluster.id)]
-        storage.delete_cluster(cluster.org_id, cluster.id)
-        _forget_token_statuses(client_ids)
+        credentials = state.storage.list_credentials(cluster.id)
+        state.storage.delete_cluster(cluster.org_id, cluster.id)
+        state.forget_cluster(cluster.id, [credential.client_id for credential in credentials])
 
 
 @blp.route("/<cluster_id>/credentials")

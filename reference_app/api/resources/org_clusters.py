@@ -1,11 +1,13 @@
 """Scoping a resource read to the caller's org, usually without a cluster lookup.
 
 A cluster never moves between orgs, so once this process has seen that a
-cluster id belongs to an org, the pair is remembered and later reads of that
-cluster skip the lookup.  The only way the fact goes stale is the cluster's
-deletion, which also deletes its resources and history: a read that finds
-nothing therefore looks the cluster up again (:func:`confirm_cluster`), so a
-deleted cluster still answers 404, never an empty 200.
+cluster id belongs to an org, the pair is remembered (``AppState.org_clusters``)
+and later reads of that cluster skip the lookup.  The only way the fact goes
+stale is the cluster's deletion: the deleting process forgets it at once
+(``AppState.forget_cluster``); in another, the deletion also deleted the
+cluster's resources and history, so a read that finds nothing looks the
+cluster up again (:func:`confirm_cluster`) and a deleted cluster still answers
+404, never an empty 200.
 """
 
 from __future__ import annotations
@@ -13,20 +15,7 @@ from __future__ import annotations
 from obsyk_core.storage import Storage
 from reference_app.api.scoping import abort_no_cluster, cluster_of_current_org
 from reference_app.auth.guards import current_user
-from reference_app.remembered import RememberedPairs
 from reference_app.state import get_state
-
-_STATE_KEY = "remembered_org_clusters"
-#: Only bounds memory: the fact itself never expires while the cluster exists.
-REMEMBER_SECONDS = 3600.0
-
-
-def _remembered() -> RememberedPairs:
-    extra = get_state().extra
-    memory: RememberedPairs | None = extra.get(_STATE_KEY)
-    if memory is None:
-        memory = extra.setdefault(_STATE_KEY, RememberedPairs(ttl_seconds=REMEMBER_SECONDS))
-    return memory
 
 
 def cluster_id_of_current_org(storage: Storage, cluster_id: str) -> str:
@@ -38,12 +27,12 @@ def cluster_id_of_current_org(storage: Storage, cluster_id: str) -> str:
 
 def is_org_cluster(storage: Storage, org_id: str, cluster_id: str) -> bool:
     """Whether the cluster is (or was: :func:`confirm_cluster`) of the org."""
-    memory = _remembered()
-    if memory.knows(org_id, cluster_id):
+    known = get_state().org_clusters
+    if (org_id, cluster_id) in known:
         return True
     if storage.get_cluster(org_id, cluster_id) is None:
         return False
-    memory.remember(org_id, cluster_id)
+    known.put((org_id, cluster_id), True)
     return True
 
 

@@ -85,6 +85,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["obsyk"] = state
     register_error_handlers(app)
+    from reference_app.observability import init_observability
+
+    init_observability(app)
     init_oauth(app)
 
     from reference_app.api import register_api
@@ -106,6 +109,9 @@ def close_app(app: Flask) -> None:
     stop, state.stop_periodic = state.stop_periodic, None
     if stop is not None:
         stop()
+    from reference_app.observability import close_observability
+
+    close_observability(app)
     state.jobs.close()
     state.cache.close()
     state.storage.close()

@@ -78,8 +78,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 @click.option("--threads", type=int, default=8, show_default=True)
 def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -> None:
     """Run the platform under gunicorn (migrates the database on first run)."""
-    from reference_app.serve import gunicorn_options, run
+    from reference_app.logs import configure_logging
+    from reference_app.serve import gunicorn_options, prepare_metrics_dir, run
 
+    prepare_metrics_dir()  # first: before anything here imports prometheus-client
     overrides: dict[str, Any] = {}
     if not os.environ.get("OBSYK_PUBLIC_URL"):
         # Operators must then be configured with exactly this URL (the JWT audience).
@@ -89,6 +91,7 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
         overrides["PUBLIC_URLS"] = ",".join(urls)
     setup = create_app({**overrides, "PERIODIC_JOBS": False})
     state = get_state(setup)
+    configure_logging(state.settings)  # inherited by the gunicorn workers
     in_process_jobs = not state.settings.redis_url
     public_url = state.settings.public_urls[0]
     if demo:
@@ -115,16 +118,29 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
 @cli.command("worker")
 @click.option("--with-scheduler", is_flag=True, help="Also enqueue the periodic jobs.")
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
-def worker(with_scheduler: bool, burst: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this worker's Prometheus metrics (staged reconciles, ingested changes) here.",
+)
+def worker(with_scheduler: bool, burst: bool, metrics_port: int | None) -> None:
     """Run background jobs from the RQ queue (needs OBSYK_REDIS_URL)."""
     from reference_app.jobs.periodic import build_cron_scheduler, run_cron_loop
     from reference_app.jobs.worker import make_worker
+    from reference_app.logs import configure_logging
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    configure_logging(get_state(app).settings)
     try:
         rq_worker = make_worker(app)
     except RuntimeError as error:
         raise click.ClickException(str(error)) from None
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        # The worker runs its jobs in this one process: its own registry is the whole story.
+        start_http_server(metrics_port)
     stop = threading.Event()
     if with_scheduler:
         scheduler = build_cron_scheduler(get_state(app).settings, rq_worker.connection)
@@ -140,8 +156,10 @@ def scheduler() -> None:
     """Enqueue the periodic jobs (recovery, pruning, silence check) on schedule (needs Redis)."""
     from reference_app.jobs.periodic import build_cron_scheduler
     from reference_app.jobs.queue import RqJobQueue
+    from reference_app.logs import configure_logging
 
     state = get_state()
+    configure_logging(state.settings)
     if not isinstance(state.jobs, RqJobQueue):
         raise click.ClickException("Without OBSYK_REDIS_URL, `obsyk serve` runs periodic jobs.")
     build_cron_scheduler(state.settings, state.jobs.connection).start()  # type: ignore[no-untyped-call]

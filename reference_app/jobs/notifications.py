@@ -23,6 +23,7 @@ from datetime import datetime
 from obsyk_core.ingest import IngestResult, ResourceChange
 from obsyk_core.plugins import Plugins
 from obsyk_core.storage import ResourceVersion
+from reference_app.metrics import count_changes
 from reference_app.state import AppState, get_state
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ def has_change_listeners(plugins: Plugins) -> bool:
 
 
 def announce_changes(state: AppState, result: IngestResult) -> None:
-    """Queue the notification of ``result``'s changes (they are already committed)."""
+    """Count ``result``'s changes and queue their notification (they are already committed)."""
+    count_changes(result.changes)
     if not result.changes or not has_change_listeners(state.plugins):
         return
     try:

@@ -45,7 +45,7 @@ def check_cluster_staleness(now: datetime | None = None) -> list[str]:
     now = now or datetime.now(UTC)
     threshold = timedelta(seconds=state.settings.disconnected_after_seconds)
     newly_silent = []
-    for cluster in _all_clusters(state.storage):
+    for cluster in all_clusters(state.storage):
         last_seen_at = cluster.last_seen_at
         if last_seen_at is None or cluster_status(cluster, now, threshold) != "disconnected":
             continue
@@ -56,7 +56,8 @@ def check_cluster_staleness(now: datetime | None = None) -> list[str]:
     return newly_silent
 
 
-def _all_clusters(storage: Storage) -> Iterator[Cluster]:
+def all_clusters(storage: Storage) -> Iterator[Cluster]:
+    """Every cluster of every organization, a page at a time (also counted by /metrics)."""
     for org in storage.list_orgs():
         after: str | None = None
         while page := storage.list_clusters(org.id, after=after, limit=_PAGE):

@@ -7,6 +7,7 @@ find storage through :func:`reference_app.state.get_state`.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from obsyk_core.storage import ClusterSeen, StagedChunk
 from obsyk_core.wire import BodyError, Snapshot, parse_snapshot
 from reference_app.jobs.notifications import announce_changes
 from reference_app.jobs.staged import complete_snapshot
+from reference_app.metrics import SNAPSHOT_RECONCILE
 from reference_app.state import get_state
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
     # arrived while later chunks were in flight is newer and must win.
     received_at = min(chunk.received_at for chunk in chunks)
     completed_at = max(chunk.received_at for chunk in chunks)
+    started = time.perf_counter()
     result = reconcile_snapshot(
         state.storage,
         cluster_id,
@@ -81,6 +84,7 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
         ),
         staged_snapshot_id=snapshot_id,
     )
+    SNAPSHOT_RECONCILE.labels("staged").observe(time.perf_counter() - started)
     log.info(
         "applied staged snapshot %s of cluster %s: %d changed",
         snapshot_id,

@@ -34,6 +34,7 @@ from app_support import (
 )
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from outages import PrivateRedis
 
 from obsyk_core.storage import Organization
 from reference_app import create_app
@@ -77,6 +78,15 @@ def app(request: pytest.FixtureRequest) -> Flask:
     """The app on each runtime in turn (the test id says which: ``[embedded]``/``[postgres]``)."""
     fixture: Flask = request.getfixturevalue(f"{request.param}_app")
     return fixture
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, which it may kill (the shared one must never be)."""
+    server = PrivateRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.kill()
 
 
 @pytest.fixture

@@ -35,14 +35,6 @@ pytestmark = [pytest.mark.postgres]
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
 def outage_app(tmp_path: Path, postgres_url: str, redis_server: PrivateRedis) -> Iterator[Flask]:
     app = create_app(postgres_config(tmp_path, postgres_url, redis_server.url, "outage:"))
     yield app

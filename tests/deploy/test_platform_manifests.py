@@ -140,6 +140,10 @@ def test_network_policies_deny_by_default_and_open_only_the_needed_paths() -> No
         {"podSelector": {"matchLabels": {"app.kubernetes.io/component": "tunnel"}}},
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
     ]
+    worker_in = policies["obsyk-worker-metrics"]
+    [rule] = worker_in["ingress"]
+    assert rule["ports"] == [{"port": 9100, "protocol": "TCP"}]
+    assert rule["from"] == [sources[1]], "only Prometheus reaches a worker, on its metrics port"
     egress = policies["obsyk-platform-egress"]
     [selector] = egress["podSelector"]["matchExpressions"]
     assert set(selector["values"]) == PLATFORM_COMPONENTS

@@ -39,6 +39,7 @@ from reference_app.api.agent.staging import stage_snapshot
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.auth.guards import agent_required, current_agent
 from reference_app.jobs.notifications import announce_changes
+from reference_app.metrics import SNAPSHOT_RECONCILE, SNAPSHOT_STAGING
 from reference_app.state import get_state
 
 blp = ApiBlueprint(
@@ -143,9 +144,10 @@ class SnapshotView(MethodView):
         now = _now()
         skipped = report_ignored(ignored, endpoint="snapshot", cluster_id=agent.cluster_id)
         if snapshot.chunked or len(raw) > state.settings.async_snapshot_bytes:
-            snapshot_id, queued = stage_snapshot(
-                state.storage, state.jobs, agent.cluster_id, snapshot, raw, received_at=now
-            )
+            with SNAPSHOT_STAGING.time():
+                snapshot_id, queued = stage_snapshot(
+                    state.storage, state.jobs, agent.cluster_id, snapshot, raw, received_at=now
+                )
             # The snapshot time is set by the job that applies it, not here.
             state.storage.mark_cluster_seen(
                 agent.cluster_id,
@@ -163,18 +165,19 @@ class SnapshotView(MethodView):
                 **skipped,
             }
             return staged, 202
-        result = reconcile_snapshot(
-            state.storage,
-            agent.cluster_id,
-            snapshot.resources,
-            received_at=now,
-            seen=ClusterSeen(
-                seen_at=now,
-                snapshot_at=now,
-                agent_version=snapshot.agent_version,
-                kubernetes_version=snapshot.kubernetes_version,
-            ),
-        )
+        with SNAPSHOT_RECONCILE.labels("inline").time():
+            result = reconcile_snapshot(
+                state.storage,
+                agent.cluster_id,
+                snapshot.resources,
+                received_at=now,
+                seen=ClusterSeen(
+                    seen_at=now,
+                    snapshot_at=now,
+                    agent_version=snapshot.agent_version,
+                    kubernetes_version=snapshot.kubernetes_version,
+                ),
+            )
         announce_changes(state, result)
         return {"status": "committed", **_counts(result), **skipped}
 

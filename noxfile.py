@@ -17,7 +17,7 @@ import nox
 ROOT = Path(__file__).parent
 BENCH_DIR = ROOT / "bench"
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "fastcheck"]
 # Reuse a session's virtualenv when it exists: the editable install is then a
 # quick no-op, while a clean CI clone still builds every venv from scratch.
 nox.options.reuse_venv = "yes"
@@ -58,6 +58,20 @@ def typecheck(session: nox.Session) -> None:
     """Mypy over the packages listed in pyproject's [tool.mypy] (strict on obsyk_core)."""
     _install_project(session)
     session.run("mypy")
+
+
+@nox.session
+def fastcheck(session: nox.Session) -> None:
+    """The fast record check against the newest marshmallow 4.x (its differential tests).
+
+    ``obsyk_plugins.fastcheck`` mirrors marshmallow 4's private loading
+    internals; this session installs the newest release the pin allows and
+    holds the compiled checks against marshmallow itself, record for record.
+    """
+    session.install("-e", ".", "pytest", "pytest-timeout", "hypothesis")
+    session.install("--upgrade", "marshmallow>=4,<5")
+    session.run("python", "-m", "pip", "show", "marshmallow")
+    session.run("pytest", "tests/plugins/test_fastcheck.py", *session.posargs)
 
 
 def benchmark_scripts(directory: Path = BENCH_DIR) -> list[Path]:

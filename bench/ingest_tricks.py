@@ -2,7 +2,8 @@
 
 The tricks: pausing Python's cyclic garbage collector around a bulk request
 (:mod:`obsyk_core.gc_pause`) and the compiled record check that vouches for a
-valid record instead of marshmallow (:mod:`obsyk_core.fastcheck`).  Each
+valid record instead of marshmallow (:mod:`obsyk_plugins.fastcheck`, which
+sets the core kinds' ``fast_check``).  Each
 workload is what an agent endpoint or the staged-snapshot job does with a body,
 end to end but for HTTP: decode the JSON bytes, validate (``parse_snapshot`` /
 ``parse_events``), and write to PostgreSQL through the SQL storage backend
@@ -29,12 +30,13 @@ sizes for a smoke run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,9 +46,10 @@ from api_ingest import pod_records
 from machine_info import machine_info
 from snapshot_ingest import synthetic_snapshot_body
 
-from obsyk_core import build_plugin_manager, fastcheck
+from obsyk_core import build_plugin_manager
 from obsyk_core.gc_pause import gc_paused
 from obsyk_core.ingest import apply_events, reconcile_snapshot
+from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import Storage
 from obsyk_core.wire import parse_events, parse_snapshot
 
@@ -78,15 +81,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextmanager
-def without_fastcheck() -> Iterator[None]:
-    """``ResourceKind.validate`` as marshmallow alone: no schema has a compiled predicate."""
-    original = fastcheck.predicate_for
-    fastcheck.predicate_for = lambda schema: None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        fastcheck.predicate_for = original
+def without_fast_checks(kinds: KindRegistry) -> KindRegistry:
+    """The same kinds validated by marshmallow alone."""
+    plain = KindRegistry()
+    for kind in kinds:
+        plain.register(dataclasses.replace(kind, fast_check=None))
+    return plain
 
 
 def batch_bodies(cluster_uid: str, pods: list[dict[str, Any]], revision: str) -> list[bytes]:
@@ -119,6 +119,8 @@ def measured(action: Callable[[], None]) -> tuple[float, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     plugins = build_plugin_manager()
     kinds = plugins.kinds
+    assert all(kind.fast_check is not None for kind in kinds), "core kinds not accelerated"
+    plain_kinds = without_fast_checks(kinds)
     encoded = orjson.dumps(synthetic_snapshot_body(args.resources, kinds))
     records = sum(len(v) for k, v in orjson.loads(encoded).items() if kinds.get_by_snapshot_key(k))
     pods = pod_records(BATCH_SIZE * args.batches)
@@ -139,22 +141,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 order = names[round_number % len(names) :] + names[: round_number % len(names)]
                 for name in order:
                     pause, fast = VARIANTS[name]
+                    validating = kinds if fast else plain_kinds
                     cluster = storage.create_cluster(org.id, f"{name}-{round_number}")
                     bodies = batch_bodies("c", pods, f"{name}-{round_number}")
 
-                    def snapshot(cluster_id: str = cluster.id) -> None:
+                    def snapshot(
+                        cluster_id: str = cluster.id, validating: KindRegistry = validating
+                    ) -> None:
                         body = orjson.loads(encoded)
-                        parsed = parse_snapshot(body, kinds)
+                        parsed = parse_snapshot(body, validating)
                         del body
                         reconcile_snapshot(
                             storage, cluster_id, parsed.resources, received_at=datetime.now(UTC)
                         )
 
-                    def batches(bodies: list[bytes] = bodies, pause: bool = pause) -> None:
+                    def batches(
+                        bodies: list[bytes] = bodies,
+                        pause: bool = pause,
+                        validating: KindRegistry = validating,
+                    ) -> None:
                         for raw in bodies:
                             with gc_paused() if pause else nullcontext():
                                 body = orjson.loads(raw)
-                                _, events = parse_events(body, kinds)
+                                _, events = parse_events(body, validating)
                                 del body
                                 apply_events(
                                     storage,
@@ -163,10 +172,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                     received_at=datetime.now(UTC),
                                 )
 
-                    with nullcontext() if fast else without_fastcheck():
-                        with gc_paused() if pause else nullcontext():
-                            timings[name]["snapshot"].append(measured(snapshot))
-                        timings[name]["batches"].append(measured(batches))
+                    with gc_paused() if pause else nullcontext():
+                        timings[name]["snapshot"].append(measured(snapshot))
+                    timings[name]["batches"].append(measured(batches))
                     # Every pass writes into a table of the same size.
                     storage.delete_cluster(org.id, cluster.id)
         finally:

@@ -5,7 +5,7 @@ shaped like a real cluster's, projected by each kind's own ``extract``), and
 in one run so the baseline shares the machine's state, measures:
 
 * ``marshmallow``: ``Schema.validate`` per record (what ``ResourceKind.validate``
-  did before :mod:`obsyk_core.fastcheck`);
+  did before :mod:`obsyk_plugins.fastcheck`);
 * ``fast_path``: ``ResourceKind.validate`` as it is now (compiled predicate,
   marshmallow only when the predicate cannot vouch for a record);
 * both on the Pods alone (the biggest records), and on invalid records (a

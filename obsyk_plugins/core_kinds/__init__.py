@@ -15,6 +15,8 @@ schemas and :class:`~obsyk_core.kinds.ResourceKind` declarations:
 
 from __future__ import annotations
 
+import functools
+
 from obsyk_core.kinds import KindRegistry, ResourceKind
 from obsyk_core.plugins import hookimpl
 from obsyk_plugins.core_kinds.cluster import NAMESPACE, NODE
@@ -29,6 +31,7 @@ from obsyk_plugins.core_kinds.rbac import (
     ROLE_BINDING,
     SERVICE_ACCOUNT,
 )
+from obsyk_plugins.core_kinds.record_schema import record_checks
 from obsyk_plugins.core_kinds.storage import PERSISTENT_VOLUME_CLAIM
 from obsyk_plugins.core_kinds.workloads import CRONJOB, DAEMONSET, DEPLOYMENT, JOB, STATEFULSET
 
@@ -57,7 +60,18 @@ CORE_KINDS: tuple[ResourceKind, ...] = (
 )
 
 
+@functools.cache
+def accelerated_kinds() -> tuple[ResourceKind, ...]:
+    """:data:`CORE_KINDS` with their compiled record checks (compiled once per process).
+
+    Validation is most of a snapshot's or a batch's ingestion time; the checks
+    make it several times faster (bench/ingest_tricks.py, bench/RESULTS.md).
+    """
+    checks = record_checks()
+    return tuple(checks.accelerate(kind) for kind in CORE_KINDS)
+
+
 @hookimpl(trylast=True)
 def obsyk_register_kinds(registry: KindRegistry) -> None:
-    for kind in CORE_KINDS:
+    for kind in accelerated_kinds():
         registry.register(kind)

@@ -19,7 +19,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from obsyk_core import fastcheck
+from obsyk_plugins.fastcheck import INVALID, FastCheck
 
 
 class StrictBoolean(fields.Boolean):
@@ -46,24 +46,28 @@ class IntOrString(fields.Field[int | str]):
         return value
 
 
-# The fast record check (obsyk_core.fastcheck) compiles only field types it
+# The fast record check (obsyk_plugins.fastcheck) compiles only field types it
 # knows; these mirror the two _deserialize methods above exactly.
 def _strict_boolean_value(value: Any) -> Any:
-    return value if isinstance(value, bool) else fastcheck.INVALID
+    return value if isinstance(value, bool) else INVALID
 
 
 def _int_or_string_value(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        return fastcheck.INVALID
+        return INVALID
     return value
 
 
-fastcheck.register_field_checker(
-    StrictBoolean, lambda field, compiler: _strict_boolean_value, always_valid=[bool]
-)
-fastcheck.register_field_checker(
-    IntOrString, lambda field, compiler: _int_or_string_value, always_valid=[int, str]
-)
+def record_checks() -> FastCheck:
+    """The fast record check, taught the two field types above."""
+    checks = FastCheck()
+    checks.register_field_checker(
+        StrictBoolean, lambda field, compiler: _strict_boolean_value, always_valid=[bool]
+    )
+    checks.register_field_checker(
+        IntOrString, lambda field, compiler: _int_or_string_value, always_valid=[int, str]
+    )
+    return checks
 
 
 def optional_string() -> fields.String:

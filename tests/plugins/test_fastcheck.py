@@ -5,12 +5,14 @@ predicate that accepted one record marshmallow rejects would let a broken
 record into the inventory.  These tests hold the predicate against
 marshmallow itself on the 20 core kinds' records and on thousands of
 mutations of them, and check that a schema the compiler does not understand
-is still validated (by marshmallow).
+is still validated (by marshmallow).  ``nox -s fastcheck`` runs them against
+the newest marshmallow 4.x, whose private internals the compiler mirrors.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator
 from types import MappingProxyType
 from typing import Any
@@ -21,12 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import fields, validate
 
-from obsyk_core import fastcheck
 from obsyk_core.kinds import DisplayHints, ResourceKind
-from obsyk_plugins.core_kinds import CORE_KINDS
+from obsyk_plugins import fastcheck
+from obsyk_plugins.core_kinds import accelerated_kinds
+from obsyk_plugins.core_kinds.record_schema import record_checks
 from obsyk_plugins.core_kinds.testing.samples import sample_object, synthetic_cluster
 
-KINDS = {kind.kind: kind for kind in CORE_KINDS}
+KINDS = {kind.kind: kind for kind in accelerated_kinds()}
+CORE_CHECKS = record_checks()
 Path = tuple[str | int, ...]
 
 
@@ -71,8 +75,8 @@ def mutated(record: dict[str, Any], path: Path, replacement: Any, *, delete: boo
 
 def assert_same_verdict(kind: ResourceKind, record: Any) -> bool:
     """Predicate, ``ResourceKind.validate`` and marshmallow agree; return the verdict."""
-    predicate = fastcheck.predicate_for(kind.schema)
-    assert predicate is not None
+    predicate = CORE_CHECKS.predicate_for(kind.schema)
+    assert predicate is not None and kind.fast_check is not None
     expected_errors = kind.schema().validate(record)
     assert predicate(record) == (expected_errors == {}), record
     assert kind.validate(record) == (expected_errors or None)
@@ -85,7 +89,7 @@ def assert_same_verdict(kind: ResourceKind, record: Any) -> bool:
 def test_every_core_kind_compiles_and_accepts_its_records() -> None:
     assert len(KINDS) == 20
     for name, record in CORPUS:
-        predicate = fastcheck.predicate_for(KINDS[name].schema)
+        predicate = KINDS[name].fast_check
         assert predicate is not None, name
         assert predicate(record), (name, record)
         assert marshmallow_accepts(KINDS[name].schema, record)
@@ -215,7 +219,7 @@ def _field_names(schema: marshmallow.Schema) -> set[str]:
 
 #: Keys an added field may take: every known field name (a known field in the
 #: wrong place or of the wrong type) and a few unknown ones.
-FIELD_NAMES = sorted(set().union(*(_field_names(kind.schema()) for kind in CORE_KINDS)))
+FIELD_NAMES = sorted(set().union(*(_field_names(kind.schema()) for kind in KINDS.values())))
 
 
 @st.composite
@@ -343,7 +347,7 @@ feature_values = json_values | st.sampled_from(
     | json_values
 )
 def test_mirrored_marshmallow_features(data: Any) -> None:
-    predicate = fastcheck.compile_schema(Features())
+    predicate = fastcheck.FastCheck().compile_schema(Features())
     assert predicate is not None
     assert predicate(data) == marshmallow_accepts(Features, data), data
     if isinstance(data, dict):
@@ -353,7 +357,7 @@ def test_mirrored_marshmallow_features(data: Any) -> None:
 
 
 def test_mirrored_features_spot_checks() -> None:
-    predicate = fastcheck.compile_schema(Features())
+    predicate = fastcheck.FastCheck().compile_schema(Features())
     assert predicate is not None
     assert predicate({"id": "abc"})
     assert not predicate({"ident": "abc"})  # the data key is required, not the attribute
@@ -405,9 +409,15 @@ def _kind_with(schema: type[marshmallow.Schema]) -> ResourceKind:
     )
 
 
-def test_uncompilable_schema_falls_back_and_still_rejects() -> None:
-    assert fastcheck.predicate_for(NeedsOwner) is None
-    kind = _kind_with(NeedsOwner)
+def test_uncompilable_schema_falls_back_and_still_rejects(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert fastcheck.FastCheck().predicate_for(NeedsOwner) is None
+    with caplog.at_level(logging.WARNING, logger="obsyk_plugins.fastcheck"):
+        kind = fastcheck.FastCheck().accelerate(_kind_with(NeedsOwner))
+    assert kind.fast_check is None
+    assert f"{__name__}.NeedsOwner" in caplog.text, "the warning names the schema"
+    assert "validates_schema" in caplog.text or "load hooks" in caplog.text, caplog.text
     assert kind.validate({"uid": "u", "name": "a", "owner": "b"}) is None
     assert kind.validate({"uid": "u", "name": "a", "owner": "a"}) == {
         "owner": ["must differ from name"]
@@ -468,11 +478,12 @@ class WithCallableDefault(marshmallow.Schema):
 def test_what_the_compiler_does_not_understand_is_left_to_marshmallow(
     schema: type[marshmallow.Schema],
 ) -> None:
-    assert fastcheck.compile_schema(schema()) is None
+    assert fastcheck.FastCheck().compile_schema(schema()) is None
 
 
 def test_subclassed_field_is_not_mistaken_for_its_parent() -> None:
-    kind = _kind_with(WithSubclassedField)
+    kind = fastcheck.FastCheck().accelerate(_kind_with(WithSubclassedField))
+    assert kind.fast_check is None
     assert kind.validate({"name": "LOUD"}) is None
     assert kind.validate({"name": "quiet"}) == {"name": ["Must be upper case."]}
 
@@ -486,7 +497,7 @@ class WithPostLoad(marshmallow.Schema):
 
 
 def test_post_load_hooks_do_not_block_compilation_as_validate_never_runs_them() -> None:
-    predicate = fastcheck.compile_schema(WithPostLoad())
+    predicate = fastcheck.FastCheck().compile_schema(WithPostLoad())
     assert predicate is not None
     assert predicate({"name": "a"}) is marshmallow_accepts(WithPostLoad, {"name": "a"}) is True
     assert predicate({}) is marshmallow_accepts(WithPostLoad, {}) is False
@@ -509,13 +520,15 @@ class WithPort(marshmallow.Schema):
 
 
 def test_a_plugin_registers_a_checker_for_its_own_field_type() -> None:
-    assert fastcheck.compile_schema(WithPort()) is None
+    checks = fastcheck.FastCheck()
+    assert checks.compile_schema(WithPort()) is None
 
     def port_value(value: Any) -> Any:
         return value if type(value) is int and 0 < value < 65536 else fastcheck.INVALID
 
-    fastcheck.register_field_checker(Port, lambda field, compiler: port_value)
-    predicate = fastcheck.compile_schema(WithPort())
+    checks.register_field_checker(Port, lambda field, compiler: port_value)
+    assert fastcheck.FastCheck().compile_schema(WithPort()) is None, "no state shared"
+    predicate = checks.compile_schema(WithPort())
     assert predicate is not None
     for value in (80, 0, 65536, "80", True, None):
         assert predicate({"port": value}) == marshmallow_accepts(WithPort, {"port": value})

@@ -1,13 +1,17 @@
-"""Compile a marshmallow schema into a fast yes/no validity check.
+"""An optional accelerator: compile a marshmallow schema into a fast yes/no validity check.
 
 ``Schema.validate`` builds error stores, output dicts and a closure per field,
 which costs ~330 µs on a realistic Pod record: 10+ s for a 100k-resource
 snapshot.  Nearly every record the platform receives is valid, so
-:func:`predicate_for` compiles a schema class once into a plain function
-``is_valid(record) -> bool`` that only answers whether marshmallow would
-accept the record.  :meth:`obsyk_core.kinds.ResourceKind.validate` trusts a
-``True`` and asks marshmallow itself otherwise, so error messages (and the
-final verdict on anything the predicate is unsure of) stay marshmallow's.
+:meth:`FastCheck.predicate_for` compiles a schema class once into a plain
+function ``is_valid(record) -> bool`` that only answers whether marshmallow
+would accept the record.  A kind plugin opts in with
+:meth:`FastCheck.accelerate`, which sets the kind's ``fast_check``;
+:meth:`obsyk_core.kinds.ResourceKind.validate` trusts a ``True`` and asks
+marshmallow itself otherwise, so error messages (and the final verdict on
+anything the predicate is unsure of) stay marshmallow's.  ``obsyk_core``
+knows nothing of this module: without it, every record goes to marshmallow.
+bench/ingest_tricks.py measures what it gains end to end (bench/RESULTS.md).
 
 Soundness is the rule: the predicate must never say ``True`` for a record
 marshmallow rejects.  ``False`` is always safe, so:
@@ -22,42 +26,47 @@ marshmallow rejects.  ``False`` is always safe, so:
   exact; for other containers (sets, generators, custom sequences) it answers
   ``False`` and lets marshmallow decide.
 
-Field types are compiled through an explicit registry keyed by the *exact*
-field class (a subclass may change behaviour, so it is never assumed to act
-like its parent).  A plugin with its own field type registers a converter for
-it with :func:`register_field_checker`.
+Field types are compiled through a registry, one :class:`FastCheck` per user
+(no module state), keyed by the *exact* field class (a subclass may change
+behaviour, so it is never assumed to act like its parent).  A plugin with its
+own field type registers a converter for it with
+:meth:`FastCheck.register_field_checker`.
 
-The semantics mirrored are marshmallow 4's (``Field.deserialize``,
-``Schema._deserialize``, ``Nested``, ``List``, ``Mapping``, ``String``,
-``Integer``...), and nothing is compiled under another major version;
-tests/core/test_fastcheck.py checks the predicate against marshmallow itself
-on thousands of records.
+The semantics mirrored are marshmallow 4's, private parts included
+(``Schema._deserialize``, ``Schema._hooks``, ``Field._deserialize``...), so the
+project pins ``marshmallow>=4,<5``.  tests/plugins/test_fastcheck.py checks
+the predicate against marshmallow itself on thousands of records; ``nox -s
+fastcheck`` runs those tests against the newest marshmallow 4.x.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import numbers
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
+from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
 import marshmallow
 from marshmallow import EXCLUDE, INCLUDE, RAISE, ValidationError, fields, missing
 from marshmallow import validate as validators
 
+from obsyk_core.kinds import ResourceKind
+
 __all__ = [
     "INVALID",
     "Checker",
     "Converter",
+    "FastCheck",
     "FieldCheck",
     "FieldCompiler",
     "Predicate",
-    "compile_schema",
-    "predicate_for",
-    "register_field_checker",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class _Invalid:
@@ -109,58 +118,77 @@ class _FieldRule:
     returns_bool: bool = False
 
 
-_FIELD_RULES: dict[type[fields.Field[Any]], _FieldRule] = {}
-_PREDICATES: dict[type[marshmallow.Schema], Predicate | None] = {}
+FieldRules = Mapping[type[fields.Field[Any]], _FieldRule]
 
 
-def register_field_checker(
-    field_type: type[fields.Field[Any]],
-    compile_field: FieldCompiler,
-    *,
-    exact_output: bool = True,
-    always_valid: Iterable[type] = (),
-) -> None:
-    """Teach the compiler a field type (matched exactly, never its subclasses).
+class FastCheck:
+    """Field rules and the predicates compiled with them.
 
-    ``compile_field(field, compiler)`` returns a :data:`Converter` for one
-    field instance (or ``None`` if that instance's options are not
-    understood).  Pass ``exact_output=False`` when the converter does not
-    return marshmallow's deserialised value; such a field with validators is
-    then left to marshmallow.  ``always_valid`` names exact value types the
-    field accepts whatever they hold (``str`` for a string field), which
-    spares a call per value.  Registering drops every compiled predicate, so
-    the new rule applies from the next validation on.
+    Starts with marshmallow's own field types; :meth:`register_field_checker`
+    adds a plugin's.  Predicates are compiled once per schema class and kept.
     """
-    _FIELD_RULES[field_type] = _FieldRule(compile_field, exact_output, frozenset(always_valid))
-    _PREDICATES.clear()
 
+    def __init__(self) -> None:
+        self._rules: dict[type[fields.Field[Any]], _FieldRule] = dict(_BUILT_IN_RULES)
+        self._predicates: dict[type[marshmallow.Schema], Predicate | None] = {}
 
-def predicate_for(schema_class: type[marshmallow.Schema]) -> Predicate | None:
-    """The compiled check for ``schema_class()`` (cached), or ``None`` if it cannot be compiled."""
-    try:
-        return _PREDICATES[schema_class]
-    except KeyError:
-        predicate = _PREDICATES[schema_class] = compile_schema(schema_class())
-        return predicate
+    def register_field_checker(
+        self,
+        field_type: type[fields.Field[Any]],
+        compile_field: FieldCompiler,
+        *,
+        exact_output: bool = True,
+        always_valid: Iterable[type] = (),
+    ) -> None:
+        """Teach the compiler a field type (matched exactly, never its subclasses).
 
+        ``compile_field(field, compiler)`` returns a :data:`Converter` for one
+        field instance (or ``None`` if that instance's options are not
+        understood).  Pass ``exact_output=False`` when the converter does not
+        return marshmallow's deserialised value; such a field with validators
+        is then left to marshmallow.  ``always_valid`` names exact value types
+        the field accepts whatever they hold (``str`` for a string field),
+        which spares a call per value.  Registering drops every compiled
+        predicate, so the new rule applies from the next compilation on.
+        """
+        self._rules[field_type] = _FieldRule(compile_field, exact_output, frozenset(always_valid))
+        self._predicates.clear()
 
-def compile_schema(schema: marshmallow.Schema) -> Predicate | None:
-    """Compile ``schema.validate(data) == {}`` into a predicate, or ``None`` if not understood."""
-    if not _MIRRORS_INSTALLED_MARSHMALLOW:
-        return None
-    return SchemaCompiler().schema(schema)
+    def predicate_for(self, schema_class: type[marshmallow.Schema]) -> Predicate | None:
+        """The compiled check for ``schema_class()`` (kept), or ``None`` if not understood."""
+        try:
+            return self._predicates[schema_class]
+        except KeyError:
+            predicate = self._predicates[schema_class] = self.compile_schema(schema_class())
+            return predicate
 
+    def compile_schema(self, schema: marshmallow.Schema) -> Predicate | None:
+        """Compile ``schema.validate(data) == {}`` into a predicate, or ``None``."""
+        try:
+            return SchemaCompiler(self._rules).schema(schema)
+        except _Uncompilable:
+            return None
 
-def _installed_marshmallow_major() -> int | None:
-    try:
-        return int(metadata.version("marshmallow").split(".")[0])
-    except (metadata.PackageNotFoundError, ValueError):
-        return None
+    def accelerate(self, kind: ResourceKind) -> ResourceKind:
+        """``kind`` with its schema's predicate as ``fast_check``.
 
-
-# The loading internals mirrored here are marshmallow 4's; under another major
-# version every schema is left to marshmallow rather than risk a wrong "valid".
-_MIRRORS_INSTALLED_MARSHMALLOW = _installed_marshmallow_major() == 4
+        A schema that cannot be compiled is named in a warning (at start-up,
+        when the plugin registers its kinds) and left to marshmallow alone.
+        """
+        try:
+            predicate = SchemaCompiler(self._rules).schema(kind.schema())
+        except _Uncompilable as reason:
+            log.warning(
+                "fastcheck cannot compile %s.%s (%s): %s records are validated "
+                "by marshmallow alone",
+                kind.schema.__module__,
+                kind.schema.__qualname__,
+                reason,
+                kind.kind,
+            )
+            return kind
+        self._predicates[kind.schema] = predicate
+        return dataclasses.replace(kind, fast_check=predicate)
 
 
 class _Uncompilable(Exception):
@@ -185,16 +213,14 @@ _LOAD_HOOKS = ("pre_load", "validates", "validates_schema")
 class SchemaCompiler:
     """Walks one schema (and its nested schemas) into closures; one instance per compilation."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: FieldRules) -> None:
+        self._rules = rules
         # Schema classes being compiled, outermost first: a repeat means recursion.
         self._stack: list[type[marshmallow.Schema]] = []
 
-    def schema(self, schema: marshmallow.Schema) -> Predicate | None:
-        """The predicate for ``schema.validate`` (many or not), or ``None``."""
-        try:
-            check = self.mapping_check(schema, unknown=None)
-        except _Uncompilable:
-            return None
+    def schema(self, schema: marshmallow.Schema) -> Predicate:
+        """The predicate for ``schema.validate`` (many or not); raises ``_Uncompilable``."""
+        check = self.mapping_check(schema, unknown=None)
         if schema.many:
             return _many(check)
         return check
@@ -227,7 +253,7 @@ class SchemaCompiler:
 
     def field(self, field: fields.Field[Any]) -> FieldCheck:
         """One field compiled, honouring required, allow_none and validators."""
-        rule = _FIELD_RULES.get(type(field))
+        rule = self._rules.get(type(field))
         if rule is None:
             raise _Uncompilable(f"field type {type(field).__name__}")
         if getattr(field, "pre_load", None) or getattr(field, "post_load", None):
@@ -541,30 +567,42 @@ def _delegate_to_field(field: fields.Field[Any], compiler: SchemaCompiler) -> Co
     return convert
 
 
-register_field_checker(fields.String, _string, always_valid=[str])
-register_field_checker(fields.Email, _string)
-register_field_checker(fields.Url, _string)
-register_field_checker(fields.Integer, _integer, always_valid=[int])
-register_field_checker(fields.Float, _float)
-register_field_checker(fields.Boolean, _boolean)
-register_field_checker(fields.Raw, _raw)
-register_field_checker(fields.Field, _raw)
-for _scalar in (
-    fields.DateTime,
-    fields.NaiveDateTime,
-    fields.AwareDateTime,
-    fields.Date,
-    fields.Time,
-    fields.TimeDelta,
-    fields.UUID,
-    fields.Decimal,
-):
-    register_field_checker(_scalar, _delegate_to_field)
-for _container, _compile_container in (
-    (fields.List, _list),
-    (fields.Dict, _mapping),
-    (fields.Nested, _nested),
-):
-    _FIELD_RULES[_container] = _FieldRule(
-        _compile_container, exact_output=False, always_valid=frozenset(), returns_bool=True
+def _rule(compile_field: Any, *, always_valid: Iterable[type] = ()) -> _FieldRule:
+    return _FieldRule(compile_field, exact_output=True, always_valid=frozenset(always_valid))
+
+
+def _container(compile_container: Any) -> _FieldRule:
+    return _FieldRule(
+        compile_container, exact_output=False, always_valid=frozenset(), returns_bool=True
     )
+
+
+_BUILT_IN_RULES: FieldRules = MappingProxyType(
+    {
+        fields.String: _rule(_string, always_valid=[str]),
+        fields.Email: _rule(_string),
+        fields.Url: _rule(_string),
+        fields.Integer: _rule(_integer, always_valid=[int]),
+        fields.Float: _rule(_float),
+        fields.Boolean: _rule(_boolean),
+        fields.Raw: _rule(_raw),
+        fields.Field: _rule(_raw),
+        # marshmallow's pure scalar fields: their own _deserialize is called.
+        **{
+            scalar: _rule(_delegate_to_field)
+            for scalar in (
+                fields.DateTime,
+                fields.NaiveDateTime,
+                fields.AwareDateTime,
+                fields.Date,
+                fields.Time,
+                fields.TimeDelta,
+                fields.UUID,
+                fields.Decimal,
+            )
+        },
+        fields.List: _container(_list),
+        fields.Dict: _container(_mapping),
+        fields.Nested: _container(_nested),
+    }
+)

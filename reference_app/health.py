@@ -83,7 +83,7 @@ def _checks(state: AppState) -> dict[str, Check]:
 
 def init_health(app: Flask) -> None:
     state = get_state(app)
-    state.extra["readiness"] = ReadinessChecks(
+    state.readiness = ReadinessChecks(
         _checks(state), state.settings.readiness_timeout_seconds
     )
     app.register_blueprint(blp)
@@ -98,7 +98,8 @@ def healthz() -> Response:
 @blp.get("/readyz")
 def readyz() -> Response:
     """Ready when the database and (if configured) Redis answer in time; else 503 and why."""
-    checks: ReadinessChecks = get_state(current_app).extra["readiness"]
+    checks = get_state(current_app).readiness
+    assert checks is not None, "init_health ran"
     results = checks.run()
     failed = {name: reason for name, reason in results.items() if reason != "ok"}
     if not failed:

@@ -18,6 +18,7 @@ def init_observability(app: Flask) -> None:
 
 
 def close_observability(app: Flask) -> None:
-    readiness = get_state(app).extra.pop("readiness", None)
+    state = get_state(app)
+    readiness, state.readiness = state.readiness, None
     if readiness is not None:
         readiness.close()

@@ -16,6 +16,7 @@ from reference_app.config import Settings
 from reference_app.remembered import Remembered
 
 if TYPE_CHECKING:
+    from reference_app.health import ReadinessChecks
     from reference_app.jobs.queue import JobQueue
 
 #: How long a cluster's org is remembered.  Only bounds memory: the fact itself
@@ -50,6 +51,8 @@ class AppState:
     org_clusters: KnownPairs = field(default_factory=_known_org_clusters)
     #: Stops the embedded periodic jobs' thread, when this process runs it.
     stop_periodic: Callable[[], None] | None = None
+    #: What ``/readyz`` asks the database and Redis (``reference_app.health``).
+    readiness: ReadinessChecks | None = None
 
     def forget_cluster(self, cluster_id: str, client_ids: list[str]) -> None:
         """Drop what this process remembers of a deleted cluster and its credentials.

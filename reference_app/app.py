@@ -84,18 +84,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         ),
     )
     app.extensions["obsyk"] = state
+    app.config["OBSYK_DEMO_MEMBERS"] = tuple(config.get("DEMO_MEMBERS", ()))
     register_error_handlers(app)
     from reference_app.observability import init_observability
 
     init_observability(app)
     init_oauth(app)
 
+    from reference_app.auth.setup import init_auth
+
+    init_auth(app, state)
     from reference_app.api import register_api
 
     register_api(app)
     from reference_app.dashboard import blp as dashboard_blp
 
     app.register_blueprint(dashboard_blp)
+    from reference_app.auth.limits import init_rate_limits
+    from reference_app.html_headers import init_html_headers
+
+    state.extra["limiter"] = init_rate_limits(app, settings)
+    init_html_headers(app, https=settings.public_urls[0].startswith("https://"))
 
     from reference_app.jobs.periodic import start_embedded_periodic_jobs
 

@@ -20,6 +20,7 @@ from flask.cli import FlaskGroup
 
 from obsyk_core.storage import ROLES, ConflictError, Organization, Storage
 from reference_app.app import close_app, create_app
+from reference_app.auth import audit
 from reference_app.state import get_state
 
 
@@ -89,6 +90,12 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
         if host in ("127.0.0.1", "0.0.0.0"):
             urls.append(f"http://localhost:{port}")
         overrides["PUBLIC_URLS"] = ",".join(urls)
+    from reference_app.auth.pages import is_loopback
+
+    if not os.environ.get("OBSYK_DEV_SIGN_IN") and is_loopback(host):
+        # A developer's machine: the local sign-in form (served to loopback callers only,
+        # and only while WorkOS is not configured).
+        overrides["DEV_SIGN_IN"] = True
     setup = create_app({**overrides, "PERIODIC_JOBS": False})
     state = get_state(setup)
     configure_logging(state.settings)  # inherited by the gunicorn workers
@@ -100,10 +107,11 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
         seed = seed_demo(state.storage, state.plugins.kinds)
         click.echo(f"Demo org {seed.org.name!r}, cluster {seed.cluster.name!r}.")
         click.echo(f"Demo API token (owner; shown once): {seed.token}")
+        overrides["DEMO_MEMBERS"] = [u.email for _, u in state.storage.list_members(seed.org.id)]
     close_app(setup)
-    # Until browser sign-in arrives, the dashboard signs in with a pasted API token.
     click.echo(
-        f"Dashboard: {public_url}/ (sign in with an API token; API docs at {public_url}/api/docs)"
+        f"Dashboard: {public_url}/ (sign in at {public_url}/auth/login or with an API token; "
+        f"API docs at {public_url}/api/docs)"
     )
     click.echo(
         f"API: {public_url}/api/v1  e.g. curl -H 'Authorization: Bearer <token>' "
@@ -204,16 +212,188 @@ def orgs() -> None:
     """Organizations."""
 
 
+def _org_data(org: Organization) -> dict[str, Any]:
+    return {"id": org.id, "name": org.name, "workos_organization_id": org.workos_org_id}
+
+
 @orgs.command("create")
 @click.argument("name")
+@click.option("--workos-org", help="Link to this WorkOS organization (org_...).")
 @json_option
-def orgs_create(name: str, as_json: bool) -> None:
-    """Create an organization."""
+def orgs_create(name: str, workos_org: str | None, as_json: bool) -> None:
+    """Create an organization (optionally linked to a WorkOS organization)."""
+    storage = get_state().storage
+    if workos_org and storage.find_org_by_workos_id(workos_org) is not None:
+        raise click.ClickException(f"WorkOS organization {workos_org!r} is linked already.")
     try:
-        org = get_state().storage.create_org(name)
+        org = storage.create_org(name)
+        if workos_org:
+            org = storage.link_org(org.id, workos_org) or org
     except ConflictError as error:
         raise click.ClickException(str(error) or f"Organization {name!r} exists.") from None
-    _emit(as_json, {"id": org.id, "name": org.name}, f"Created organization {org.name} ({org.id}).")
+    _emit(as_json, _org_data(org), f"Created organization {org.name} ({org.id}).")
+
+
+@orgs.command("link")
+@click.argument("org_ref", metavar="ORG")
+@click.option("--workos-org", required=True, help="The WorkOS organization (org_...).")
+@json_option
+def orgs_link(org_ref: str, workos_org: str, as_json: bool) -> None:
+    """Link ORG to a WorkOS organization: its members may then sign in to ORG."""
+    storage = get_state().storage
+    org = _find_org(storage, org_ref)
+    try:
+        linked = storage.link_org(org.id, workos_org)
+    except ConflictError as error:
+        raise click.ClickException(str(error)) from None
+    assert linked is not None
+    audit.record("org.updated", org_id=org.id, details={"workos_organization_id": workos_org})
+    _emit(as_json, _org_data(linked), f"Linked {linked.name} to WorkOS {workos_org}.")
+
+
+# --------------------------------------------------------------------------- members
+
+
+@cli.group("members")
+def members() -> None:
+    """Members of an organization."""
+
+
+@members.command("add")
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@click.option("--email", required=True, help="The person (created if new; linked at sign-in).")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@json_option
+def members_add(org_ref: str, email: str, role: str, as_json: bool) -> None:
+    """Make EMAIL a member of ORG with ROLE (no invitation: they can sign in at once)."""
+    from reference_app.auth.membership import add_member
+
+    storage = get_state().storage
+    org = _find_org(storage, org_ref)
+    user, membership = add_member(storage, org.id, email, role)  # type: ignore[arg-type]
+    audit.record("member.joined", org_id=org.id, target=("user", user.id), details={"role": role})
+    data = {"org_id": org.id, "user_id": user.id, "email": user.email, "role": membership.role}
+    _emit(as_json, data, f"{user.email} is now {membership.role} of {org.name}.")
+
+
+@members.command("list")
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@json_option
+def members_list(org_ref: str, as_json: bool) -> None:
+    """List ORG's members and their roles."""
+    storage = get_state().storage
+    org = _find_org(storage, org_ref)
+    items = [
+        {"user_id": user.id, "email": user.email, "name": user.name, "role": membership.role}
+        for membership, user in storage.list_members(org.id)
+    ]
+    text = "\n".join(f"{item['email']}\t{item['role']}\t{item['user_id']}" for item in items)
+    _emit(as_json, {"items": items}, text or "No members.")
+
+
+@members.command("remove")
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@click.option("--email", required=True)
+@json_option
+def members_remove(org_ref: str, email: str, as_json: bool) -> None:
+    """Remove EMAIL from ORG: their tokens and sessions there stop working at once."""
+    from reference_app.auth.membership import change_member
+    from reference_app.auth.policy import PolicyRefusal
+
+    storage = get_state().storage
+    org = _find_org(storage, org_ref)
+    user = storage.find_user(email=email)
+    try:
+        # The CLI runs with the operator's full powers: an owner's, bound by the last-owner rule.
+        removed = change_member(storage, org.id, "owner", user.id, None) if user else None
+    except PolicyRefusal as error:
+        raise click.ClickException(str(error)) from None
+    if removed is None or user is None:
+        raise click.ClickException(f"{email} is not a member of {org.name}.")
+    audit.record("member.removed", org_id=org.id, target=("user", user.id))
+    _emit(as_json, {"org_id": org.id, "email": email, "removed": True}, f"Removed {email}.")
+
+
+@cli.group("invitations")
+def invitations() -> None:
+    """Invitations to join an organization."""
+
+
+@invitations.command("create")
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@json_option
+def invitations_create(org_ref: str, email: str, role: str, as_json: bool) -> None:
+    """Invite EMAIL to ORG; prints the accept link (shown once) unless WorkOS sends it."""
+    from reference_app.auth.membership import invite
+
+    state = get_state()
+    org = _find_org(state.storage, org_ref)
+    sender = state.extra.get("invitation_sender")
+    workos_id = sender(org, email, role) if sender is not None else None
+    issued = invite(
+        state.storage,
+        org.id,
+        email,
+        role,  # type: ignore[arg-type]
+        caller_role="owner",
+        invited_by=None,
+        public_url=state.settings.public_urls[0],
+        workos_invitation_id=workos_id,
+    )
+    audit.record(
+        "member.invited",
+        org_id=org.id,
+        target=("invitation", issued.invitation.id),
+        details={"email": email, "role": role},
+    )
+    data = _invitation_data(issued.invitation)
+    data["accept_url"] = issued.accept_url
+    where = "sent by WorkOS" if workos_id else f"accept link (shown once): {issued.accept_url}"
+    _emit(as_json, data, f"Invited {email} as {role} of {org.name}; {where}")
+
+
+def _invitation_data(invitation: Any) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "org_id": invitation.org_id,
+        "email": invitation.email,
+        "role": invitation.role,
+        "state": invitation.state,
+        "expires_at": invitation.expires_at.isoformat(),
+    }
+
+
+@invitations.command("list")
+@click.option("--org", "org_ref", required=True, help="Organization id or name.")
+@json_option
+def invitations_list(org_ref: str, as_json: bool) -> None:
+    """List ORG's pending invitations."""
+    storage = get_state().storage
+    org = _find_org(storage, org_ref)
+    items = [_invitation_data(i) for i in storage.list_invitations(org_id=org.id)]
+    text = "\n".join(f"{i['id']}\t{i['email']}\t{i['role']}\t{i['expires_at']}" for i in items)
+    _emit(as_json, {"items": items}, text or "No pending invitations.")
+
+
+@invitations.command("revoke")
+@click.argument("invitation_id")
+@json_option
+def invitations_revoke(invitation_id: str, as_json: bool) -> None:
+    """Revoke a pending invitation."""
+    from datetime import UTC, datetime
+
+    storage = get_state().storage
+    invitation = storage.get_invitation(invitation_id)
+    if invitation is None or not storage.close_invitation(
+        invitation_id, revoked_at=datetime.now(UTC)
+    ):
+        raise click.ClickException(f"No pending invitation {invitation_id!r}.")
+    audit.record(
+        "invitation.revoked", org_id=invitation.org_id, target=("invitation", invitation_id)
+    )
+    _emit(as_json, {"id": invitation_id, "state": "revoked"}, f"Revoked {invitation_id}.")
 
 
 @cli.group("tokens")

@@ -103,6 +103,48 @@ class Settings:
         2.0,
         "`/readyz` answers 503 when PostgreSQL or Redis does not answer within this long.",
     )
+    secret_keys: str = setting(
+        "",
+        "Fernet keys, comma-separated, that encrypt values at rest (sign-in sessions' "
+        "refresh tokens...): the first encrypts, every one decrypts, so a key is rotated by "
+        "putting a new one first and dropping the old one once re-encrypted. Make one with "
+        "`cryptography.fernet.Fernet.generate_key()`. When unset, one key is derived "
+        "from the secret key.",
+        shown="derived from the secret key",
+    )
+    session_idle_minutes: int = setting(
+        720, "A signed-in browser session ends after this many minutes without a request."
+    )
+    session_max_hours: int = setting(
+        168, "A signed-in browser session ends this many hours after sign-in in any case."
+    )
+    signup: str = setting(
+        "invite",
+        "Who may sign in without being a member yet: `invite` (only invited people, or "
+        "members of a linked WorkOS organization; anyone else is told to ask an admin) or "
+        "`open` (a person with no organization gets a new one, as its owner).",
+    )
+    dev_sign_in: bool = setting(
+        False,
+        "The local sign-in form for development (an existing member's email, no password). "
+        "Served only when WorkOS is not configured and the request comes from a loopback "
+        "address; `obsyk serve` on a loopback address turns it on.",
+    )
+    rate_limit_auth: str = setting(
+        "30/minute",
+        "Requests per client address, and per identity, to `/auth/*` and `/oauth/token`, "
+        "in Flask-Limiter's notation; more get `429` with `Retry-After`. Counted in Redis "
+        "when `OBSYK_REDIS_URL` is set, in memory otherwise.",
+    )
+    workos_api_key: str = setting(
+        "", "WorkOS API key: with the client id, turns WorkOS AuthKit sign-in on."
+    )
+    workos_client_id: str = setting("", "WorkOS client id (`client_...`).")
+    workos_base_url: str = setting(
+        "",
+        "The WorkOS API's base URL; empty uses the SDK's default. For a WorkOS-compatible "
+        "test server.",
+    )
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -126,10 +168,20 @@ _ENV = {
     "log_format": "OBSYK_LOG_FORMAT",
     "log_level": "OBSYK_LOG_LEVEL",
     "readiness_timeout_seconds": "OBSYK_READINESS_TIMEOUT_SECONDS",
+    "secret_keys": "OBSYK_SECRET_KEYS",
+    "session_idle_minutes": "OBSYK_SESSION_IDLE_MINUTES",
+    "session_max_hours": "OBSYK_SESSION_MAX_HOURS",
+    "signup": "OBSYK_SIGNUP",
+    "dev_sign_in": "OBSYK_DEV_SIGN_IN",
+    "rate_limit_auth": "OBSYK_RATE_LIMIT_AUTH",
+    "workos_api_key": "OBSYK_WORKOS_API_KEY",
+    "workos_client_id": "OBSYK_WORKOS_CLIENT_ID",
+    "workos_base_url": "OBSYK_WORKOS_BASE_URL",
 }
 
 #: Audiences accepted when ``OBSYK_PUBLIC_URL`` is unset: ``obsyk serve``'s default address.
 DEFAULT_PUBLIC_URLS = ("http://127.0.0.1:8000", "http://localhost:8000")
+SIGNUP_MODES = ("invite", "open")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -157,6 +209,8 @@ def load_settings(
         settings.public_urls = _split_urls(settings.public_urls)
     if not settings.public_urls:
         settings.public_urls = DEFAULT_PUBLIC_URLS
+    if settings.signup not in SIGNUP_MODES:
+        raise ValueError(f"OBSYK_SIGNUP must be one of {SIGNUP_MODES}, got {settings.signup!r}")
     return settings
 
 

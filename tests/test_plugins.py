@@ -24,6 +24,7 @@ from obsyk_plugins.memory_cache import MemoryCache
 from obsyk_plugins.memory_storage import MemoryStorage
 
 BUILT_INS = {"core_kinds", "memory_storage", "sql_storage", "memory_cache", "redis_cache"}
+BUILT_INS |= {"dev_identity", "workos_identity"}
 
 
 def test_entry_points_bring_every_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,7 +160,7 @@ class _ThirdParty:
 
     @hookimpl
     def obsyk_register_identity_providers(self, registry: IdentityProviderRegistry) -> None:
-        registry.register("dev", _DEV_LOGIN)
+        registry.register("magic-link", _DEV_LOGIN)
 
 
 _DEV_LOGIN = object()
@@ -195,8 +196,8 @@ def test_obsyk_register_caches_adds_a_scheme(with_third_party: Plugins) -> None:
 
 def test_obsyk_register_identity_providers_adds_a_provider(with_third_party: Plugins) -> None:
     providers = with_third_party.identity_providers
-    assert "dev" in providers.names()
-    assert providers.get("dev") is _DEV_LOGIN
+    assert "magic-link" in providers.names()
+    assert providers.get("magic-link") is _DEV_LOGIN
     with pytest.raises(UnknownBackendError, match="identity provider 'saml'"):
         providers.get("saml")
 

@@ -39,25 +39,34 @@ class ObsykApi(Api):  # type: ignore[misc]  # flask-smorest ships no type hints
 
 def register_api(app: Flask) -> Api:
     """Create the app's one Api and register every API blueprint on it."""
+    from reference_app.api.account.routes import blp as account_blp
     from reference_app.api.agent.routes import blp as agent_blp
     from reference_app.api.attention.routes import blp as attention_blp
+    from reference_app.api.audit.routes import blp as audit_blp
     from reference_app.api.clusters.routes import blp as clusters_blp
     from reference_app.api.kinds.routes import blp as kinds_blp
+    from reference_app.api.members.routes import blp as members_blp
     from reference_app.api.resources.routes import blp as resources_blp
     from reference_app.api.summary.routes import blp as summary_blp
+    from reference_app.api.tokens.routes import blp as tokens_blp
 
     api = ObsykApi(app)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "Access or API token"}
     )
-    for blueprint in (
-        agent_blp,
-        clusters_blp,
-        resources_blp,
-        summary_blp,
-        kinds_blp,
-        attention_blp,
-    ):
+    api.spec.components.security_scheme(
+        "session",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "obsyk_session",
+            "description": "Browser session (sign in at /auth/login); unsafe methods also "
+            "need the X-CSRF-Token header (the obsyk_csrf cookie's value)",
+        },
+    )
+    people = (account_blp, members_blp, tokens_blp, audit_blp)
+    inventory = (agent_blp, clusters_blp, resources_blp, summary_blp, kinds_blp, attention_blp)
+    for blueprint in (*inventory, *people):
         api.register_blueprint(blueprint)
     for unavailable in _UNAVAILABLE:
         app.register_error_handler(unavailable, _unavailable)

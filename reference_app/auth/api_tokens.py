@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from obsyk_core.storage import ApiToken, Role, Storage
 
@@ -31,11 +32,18 @@ def looks_like_api_token(token: str) -> bool:
 
 
 def issue_api_token(
-    storage: Storage, org_id: str, user_id: str, *, name: str = "api"
+    storage: Storage,
+    org_id: str,
+    user_id: str,
+    *,
+    name: str = "api",
+    expires_at: datetime | None = None,
 ) -> IssuedToken:
     """A new token for a member of the org; its role is the membership's, read on each use."""
     token = PREFIX + secrets.token_urlsafe(32)
-    record = storage.create_api_token(org_id, user_id, hash_token(token), name)
+    record = storage.create_api_token(
+        org_id, user_id, hash_token(token), name, expires_at=expires_at
+    )
     return IssuedToken(token=token, record=record)
 
 

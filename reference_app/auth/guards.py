@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, cast
 
 from flask import g, request
@@ -23,6 +24,7 @@ from obsyk_core.storage import Role
 from reference_app.auth.access_tokens import AgentPrincipal, InvalidAccessToken
 from reference_app.auth.api_tokens import hash_token, looks_like_api_token
 from reference_app.auth.policy import Permission, allows, weakest_role_with
+from reference_app.auth.sessions import authenticate_session
 from reference_app.errors import ApiError
 from reference_app.state import get_state
 
@@ -107,11 +109,17 @@ def authenticate_token() -> UserPrincipal:
     if found is None:
         raise _unauthorized("The API token is unknown or was revoked.")
     record, membership = found
+    if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+        raise _unauthorized("The API token has expired.")
     return UserPrincipal(record.org_id, record.user_id, membership.role, token_id=record.id)
 
 
 def authenticate_person() -> UserPrincipal:
     """The person calling: by bearer token when one is sent, else by session cookie."""
+    if "Authorization" not in request.headers:
+        principal = authenticate_session()
+        if principal is not None:
+            return principal
     return authenticate_token()
 
 

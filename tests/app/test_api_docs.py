@@ -23,6 +23,16 @@ EXPECTED_PATHS = {
     "/api/v1/resources": {"get"},
     "/api/v1/summary": {"get"},
     "/api/v1/kinds": {"get"},
+    "/api/v1/me": {"get"},
+    "/api/v1/me/organization": {"put"},
+    "/api/v1/org": {"get", "patch"},
+    "/api/v1/members": {"get"},
+    "/api/v1/members/{user_id}": {"patch", "delete"},
+    "/api/v1/invitations": {"get", "post"},
+    "/api/v1/invitations/{invitation_id}": {"delete"},
+    "/api/v1/tokens": {"get", "post"},
+    "/api/v1/tokens/{token_id}": {"delete"},
+    "/api/v1/audit": {"get"},
 }
 
 

@@ -32,7 +32,8 @@ def run_json(runner: FlaskCliRunner, *args: str) -> dict[str, object]:
 def test_orgs_create_prints_id_and_name(app: Flask, runner: FlaskCliRunner) -> None:
     data = run_json(runner, "orgs", "create", "acme-cli")
 
-    assert set(data) == {"id", "name"} and data["name"] == "acme-cli"
+    assert set(data) == {"id", "name", "workos_organization_id"} and data["name"] == "acme-cli"
+    assert data["workos_organization_id"] is None
     org = get_state(app).storage.get_org(str(data["id"]))
     assert org is not None and org.name == "acme-cli"
 

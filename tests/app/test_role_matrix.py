@@ -28,7 +28,9 @@ from app_support import ClusterKeys, new_cluster, new_org, new_user_token, reque
 from flask import Flask
 from flask.testing import FlaskClient
 
-from obsyk_core.storage import ROLES, Organization, Role
+from obsyk_core.storage import ROLES, Organization, Role, Storage
+from reference_app.auth.api_tokens import hash_token, issue_api_token
+from reference_app.auth.membership import add_member, invite
 from reference_app.auth.policy import ROLE_PERMISSIONS, Permission
 from reference_app.state import get_state
 
@@ -50,13 +52,55 @@ class World:
     def fresh_cluster(self) -> ClusterKeys:
         return new_cluster(self.app, self.mine, f"{self.marker}-{uuid.uuid4().hex[:6]}")
 
-    def fill(self, path: str) -> str:
+    def fresh_member(self) -> str:
+        """A new member of org ``mine`` (role member): their user id."""
+        email = f"{self.marker}-{uuid.uuid4().hex[:6]}@example.com"
+        user, _ = add_member(self.storage, self.mine.id, email, "member")
+        return user.id
+
+    def fresh_invitation(self) -> str:
+        email = f"{self.marker}-{uuid.uuid4().hex[:6]}@example.com"
+        return invite(
+            self.storage,
+            self.mine.id,
+            email,
+            "member",
+            caller_role="owner",
+            invited_by=None,
+            public_url="https://obsyk.test",
+        ).invitation.id
+
+    def own_token(self, role: Role) -> str:
+        """A new token of org ``mine``'s member with ``role``: theirs to revoke."""
+        record = self.storage.find_api_token(hash_token(self.tokens[(self.mine.id, role)]))
+        assert record is not None
+        return issue_api_token(self.storage, self.mine.id, record.user_id).record.id
+
+    @property
+    def storage(self) -> Storage:
+        return get_state(self.app).storage
+
+    def counts(self) -> tuple[int, ...]:
+        """What a refused call must leave as it was in org ``mine``."""
+        storage = self.storage
+        return (
+            len(storage.list_clusters(self.mine.id)),
+            len(storage.list_members(self.mine.id)),
+            len(storage.list_invitations(org_id=self.mine.id)),
+            len(storage.list_api_tokens(self.mine.id)),
+            self.mine.name == storage.get_org(self.mine.id).name,  # type: ignore[union-attr]
+        )
+
+    def fill(self, path: str, role: Role) -> str:
         """The path with its placeholders made into ids of org ``mine``."""
         values: dict[str, Callable[[], str]] = {
             "cluster": lambda: self.keys.cluster.id,
             "client": lambda: self.keys.client_id,
             "uid": lambda: "pod-1",
             "fresh_cluster": lambda: self.fresh_cluster().cluster.id,
+            "member": self.fresh_member,
+            "invitation": self.fresh_invitation,
+            "own_token": lambda: self.own_token(role),
         }
         if "{fresh_client}" in path:
             fresh = self.fresh_cluster()
@@ -168,6 +212,61 @@ ROUTES = [
         P.MANAGE_CLUSTERS,
         204,
     ),
+    Route("GET", "/api/v1/me", "/api/v1/me", P.READ_INVENTORY, 200),
+    # An API token is bound to its org: switching is for browser sessions (409 here).
+    Route(
+        "PUT",
+        "/api/v1/me/organization",
+        "/api/v1/me/organization",
+        P.READ_INVENTORY,
+        409,
+        {"id": "{mine}"},
+    ),
+    Route("GET", "/api/v1/org", "/api/v1/org", P.READ_INVENTORY, 200),
+    Route("PATCH", "/api/v1/org", "/api/v1/org", P.MANAGE_ORG, 200, {"name": "{fresh_name}"}),
+    Route("GET", "/api/v1/members", "/api/v1/members", P.READ_INVENTORY, 200),
+    Route(
+        "PATCH",
+        "/api/v1/members/{member}",
+        "/api/v1/members/<user_id>",
+        P.MANAGE_MEMBERS,
+        200,
+        {"role": "viewer"},
+    ),
+    Route("DELETE", "/api/v1/members/{member}", "/api/v1/members/<user_id>", P.MANAGE_MEMBERS, 204),
+    Route("GET", "/api/v1/invitations", "/api/v1/invitations", P.MANAGE_MEMBERS, 200),
+    Route(
+        "POST",
+        "/api/v1/invitations",
+        "/api/v1/invitations",
+        P.MANAGE_MEMBERS,
+        201,
+        {"email": "{fresh_name}@example.com", "role": "member"},
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/invitations/{invitation}",
+        "/api/v1/invitations/<invitation_id>",
+        P.MANAGE_MEMBERS,
+        204,
+    ),
+    Route("GET", "/api/v1/tokens", "/api/v1/tokens", P.MANAGE_OWN_TOKENS, 200),
+    Route(
+        "POST",
+        "/api/v1/tokens",
+        "/api/v1/tokens",
+        P.MANAGE_OWN_TOKENS,
+        201,
+        {"name": "{fresh_name}"},
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/tokens/{own_token}",
+        "/api/v1/tokens/<token_id>",
+        P.MANAGE_OWN_TOKENS,
+        204,
+    ),
+    Route("GET", "/api/v1/audit", "/api/v1/audit", P.READ_AUDIT, 200),
 ]
 
 #: Routes outside the people's API: operators authenticate with their own tokens.
@@ -190,11 +289,15 @@ def world(app: Flask, client: FlaskClient) -> World:
     return world
 
 
-def _call(client: FlaskClient, route: Route, path: str, token: str) -> Any:
+def _call(client: FlaskClient, world: World, route: Route, path: str, token: str) -> Any:
     body = route.body
     if body is not None:
         # Names made by a call must not clash with the next call's.
-        body = {k: v.replace("{fresh_name}", uuid.uuid4().hex[:8]) for k, v in body.items()}
+        fresh = uuid.uuid4().hex[:8]
+        body = {
+            k: v.replace("{fresh_name}", fresh).replace("{mine}", world.mine.id)
+            for k, v in body.items()
+        }
     return client.open(
         path, method=route.method, json=body, headers={"Authorization": f"Bearer {token}"}
     )
@@ -202,20 +305,19 @@ def _call(client: FlaskClient, route: Route, path: str, token: str) -> Any:
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
 def test_role_matrix(client: FlaskClient, world: World, route: Route) -> None:
-    storage = get_state(world.app).storage
     for role in ROLES:
         allowed = route.permission in ROLE_PERMISSIONS[role]
         for org in (world.mine, world.other):
             own = org is world.mine
             case = f"{route} as {role} of the {'own' if own else 'other'} org"
-            path = world.fill(route.path)
-            clusters_before = len(storage.list_clusters(world.mine.id))
-            response = _call(client, route, path, world.tokens[(org.id, role)])
+            path = world.fill(route.path, role)
+            before = world.counts()
+            response = _call(client, world, route, path, world.tokens[(org.id, role)])
             text = response.get_data(as_text=True)
             if not allowed:
                 assert response.status_code == 403, case
                 assert response.get_json()["code"] == "forbidden", case
-                assert len(storage.list_clusters(world.mine.id)) == clusters_before, case
+                assert world.counts() == before, case
             elif own:
                 assert response.status_code == route.ok, (case, text)
             elif route.targets_an_id:

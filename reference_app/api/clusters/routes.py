@@ -27,6 +27,7 @@ from reference_app.api.clusters.views import cluster_views
 from reference_app.api.cursors import encode_cursor
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.scoping import cluster_of_current_org
+from reference_app.auth import audit
 from reference_app.auth.credentials import (
     InvalidPublicKey,
     Registration,
@@ -128,6 +129,11 @@ class Clusters(MethodView):
                 f"Your organization already has a cluster named {data['name']!r}.",
                 code="conflict",
             )
+        audit.record(
+            "cluster.registered",
+            target=("cluster", registration.cluster.id),
+            details={"name": registration.cluster.name, "client_id": registration.client_id},
+        )
         return _registration_view(registration)
 
 
@@ -155,6 +161,9 @@ class ClusterById(MethodView):
         credentials = state.storage.list_credentials(cluster.id)
         state.storage.delete_cluster(cluster.org_id, cluster.id)
         state.forget_cluster(cluster.id, [credential.client_id for credential in credentials])
+        audit.record(
+            "cluster.deleted", target=("cluster", cluster.id), details={"name": cluster.name}
+        )
 
 
 @blp.route("/<cluster_id>/credentials")
@@ -189,6 +198,14 @@ class ClusterCredentials(MethodView):
             _forget_token_statuses(
                 credential.client_id for credential in storage.list_credentials(cluster.id)
             )
+        audit.record(
+            "credential.rotated",
+            target=("cluster", cluster.id),
+            details={
+                "client_id": registration.client_id,
+                "revoke_existing": data["revoke_existing"],
+            },
+        )
         return _registration_view(registration)
 
 
@@ -209,4 +226,5 @@ class ClusterCredential(MethodView):
             abort_json(404, f"No credential {client_id!r} on this cluster.", code="not_found")
         if credential.revoked_at is None:
             storage.revoke_credential(client_id, datetime.now(UTC))
+            audit.record("credential.revoked", target=("credential", client_id))
         _forget_token_statuses([client_id])

@@ -1,0 +1,63 @@
+"""Wiring the people's side into an app: key ring, identity provider, sessions, pages, limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+
+from obsyk_core.identity import ProviderSettings, SignInRefused
+from obsyk_core.people import SignInSession
+from obsyk_core.storage import Organization, Role
+from reference_app.auth.sessions import SessionRevoked, clear_cookies_when_asked
+from reference_app.encryption import KeyRing
+from reference_app.state import AppState
+
+#: Tried in this order; the first one configured signs people in.
+PROVIDER_ORDER = ("workos", "dev")
+
+
+def choose_identity_provider(state: AppState) -> Any:
+    settings = state.settings
+    provider_settings = ProviderSettings(
+        workos_api_key=settings.workos_api_key,
+        workos_client_id=settings.workos_client_id,
+        workos_base_url=settings.workos_base_url,
+        dev_sign_in=settings.dev_sign_in,
+    )
+    registry = state.plugins.identity_providers
+    for name in PROVIDER_ORDER:
+        if name in registry:
+            provider = registry.get(name)(provider_settings)
+            if provider is not None:
+                return provider
+    return None
+
+
+def init_auth(app: Flask, state: AppState) -> None:
+    settings = state.settings
+    state.extra["keys"] = KeyRing.from_settings(settings.secret_keys, settings.secret_key)
+    provider = choose_identity_provider(state)
+    state.extra["identity_provider"] = provider
+    if getattr(provider, "redirects", False):
+
+        def refresh(session: SignInSession, refresh_token: str) -> tuple[str, datetime]:
+            org = state.storage.get_org(session.org_id)
+            try:
+                renewal = provider.renew(refresh_token, org.workos_org_id if org else None)
+            except SignInRefused as error:
+                raise SessionRevoked(str(error)) from None
+            return renewal.refresh_token, renewal.access_expires_at
+
+        def send_invitation(org: Organization, email: str, role: Role) -> str:
+            invitation_id: str = provider.invite(email, org.workos_org_id, role)
+            return invitation_id
+
+        state.extra["session_refresher"] = refresh
+        state.extra["invitation_sender"] = send_invitation
+    app.after_request(clear_cookies_when_asked)
+
+    from reference_app.auth.pages import blp
+
+    app.register_blueprint(blp)

@@ -103,7 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from reference_app.auth.limits import init_rate_limits
     from reference_app.html_headers import init_html_headers
 
-    state.extra["limiter"] = init_rate_limits(app, settings)
+    init_rate_limits(app, settings)
     init_html_headers(app, https=settings.public_urls[0].startswith("https://"))
 
     from reference_app.jobs.periodic import start_embedded_periodic_jobs

@@ -330,8 +330,8 @@ def invitations_create(org_ref: str, email: str, role: str, as_json: bool) -> No
 
     state = get_state()
     org = _find_org(state.storage, org_ref)
-    sender = state.extra.get("invitation_sender")
-    workos_id = sender(org, email, role) if sender is not None else None
+    sender = state.people.invitation_sender if state.people else None
+    workos_id = sender(org, email, role) if sender is not None else None  # type: ignore[arg-type]
     issued = invite(
         state.storage,
         org.id,

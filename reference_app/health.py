@@ -83,9 +83,7 @@ def _checks(state: AppState) -> dict[str, Check]:
 
 def init_health(app: Flask) -> None:
     state = get_state(app)
-    state.readiness = ReadinessChecks(
-        _checks(state), state.settings.readiness_timeout_seconds
-    )
+    state.readiness = ReadinessChecks(_checks(state), state.settings.readiness_timeout_seconds)
     app.register_blueprint(blp)
 
 

@@ -16,6 +16,7 @@ from reference_app.config import Settings
 from reference_app.remembered import Remembered
 
 if TYPE_CHECKING:
+    from reference_app.auth.setup import People
     from reference_app.health import ReadinessChecks
     from reference_app.jobs.queue import JobQueue
 
@@ -53,6 +54,8 @@ class AppState:
     stop_periodic: Callable[[], None] | None = None
     #: What ``/readyz`` asks the database and Redis (``reference_app.health``).
     readiness: ReadinessChecks | None = None
+    #: Sign-in: key ring, identity provider, rate limiter (``reference_app.auth.setup``).
+    people: People | None = None
 
     def forget_cluster(self, cluster_id: str, client_ids: list[str]) -> None:
         """Drop what this process remembers of a deleted cluster and its credentials.

@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from obsyk_core.identity import FormProvider, Identity, RedirectProvider, SignInRefused
 from reference_app.auth import audit
 from reference_app.auth.sessions import csrf_ok, current_session_id, end_session, start_session
+from reference_app.auth.setup import get_people
 from reference_app.auth.sign_in import NotInvited, resolve_sign_in
 from reference_app.state import get_state
 
@@ -28,13 +29,13 @@ STATE_MAX_AGE = 600
 
 
 def redirect_provider() -> RedirectProvider | None:
-    provider = get_state().extra.get("identity_provider")
+    provider = get_people().identity_provider
     return provider if getattr(provider, "redirects", False) else None
 
 
 def form_provider() -> FormProvider | None:
     """The development form, only for requests from this machine."""
-    provider = get_state().extra.get("identity_provider")
+    provider = get_people().identity_provider
     if provider is None or getattr(provider, "redirects", False):
         return None
     return provider if _from_loopback() else None

@@ -30,6 +30,7 @@ from reference_app.state import get_state
 
 if TYPE_CHECKING:
     from reference_app.auth.guards import UserPrincipal
+    from reference_app.auth.setup import People
 
 SESSION_COOKIE = "obsyk_session"
 CSRF_COOKIE = "obsyk_csrf"
@@ -46,6 +47,12 @@ Refresher = Callable[[SignInSession, str], tuple[str, datetime]]
 
 class SessionRevoked(Exception):
     """The identity provider no longer honours this session (signed out there, user removed)."""
+
+
+def get_people() -> People:
+    from reference_app.auth.setup import get_people as people_of_app
+
+    return people_of_app()
 
 
 def _hash(session_id: str) -> str:
@@ -74,7 +81,7 @@ def start_session(
     state = get_state()
     now = datetime.now(UTC)
     session_id = secrets.token_urlsafe(32)
-    keys = state.extra["keys"]
+    keys = get_people().keys
     session = state.storage.create_session(
         SignInSession(
             id_hash=_hash(session_id),
@@ -177,18 +184,18 @@ def _refreshed(session: SignInSession, now: datetime) -> SignInSession:
         return session
     if now < session.access_expires_at:
         return session
-    state = get_state()
-    refresher: Refresher | None = state.extra.get("session_refresher")
+    state, people = get_state(), get_people()
+    refresher = people.session_refresher
     if refresher is None:
         return session
     try:
         refresh_token, access_expires_at = refresher(
-            session, state.extra["keys"].decrypt(session.refresh_token)
+            session, people.keys.decrypt(session.refresh_token)
         )
     except SessionRevoked:
         state.storage.delete_session(session.id_hash)
         raise _signed_out("Your sign-in was revoked: sign in again.") from None
-    encrypted = state.extra["keys"].encrypt(refresh_token)
+    encrypted = people.keys.encrypt(refresh_token)
     state.storage.update_session(
         session.id_hash, refresh_token=encrypted, access_expires_at=access_expires_at
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +12,31 @@ from flask import Flask
 from obsyk_core.identity import ProviderSettings, SignInRefused
 from obsyk_core.people import SignInSession
 from obsyk_core.storage import Organization, Role
-from reference_app.auth.sessions import SessionRevoked, clear_cookies_when_asked
+from reference_app.auth.sessions import Refresher, SessionRevoked, clear_cookies_when_asked
 from reference_app.encryption import KeyRing
-from reference_app.state import AppState
+from reference_app.state import AppState, get_state
+
+#: Has the identity provider send an invitation: (org, email, role) -> its id there.
+InvitationSender = Callable[[Organization, str, Role], str]
+
+
+@dataclass(slots=True)
+class People:
+    """The app's sign-in machinery (``get_state().people``)."""
+
+    keys: KeyRing
+    #: A redirect provider (WorkOS), a form provider (development) or None.
+    identity_provider: Any = None
+    session_refresher: Refresher | None = None
+    invitation_sender: InvitationSender | None = None
+
+
+def get_people() -> People:
+    people = get_state().people
+    if people is None:
+        raise RuntimeError("the app was built without init_auth()")
+    return people
+
 
 #: Tried in this order; the first one configured signs people in.
 PROVIDER_ORDER = ("workos", "dev")
@@ -37,9 +61,11 @@ def choose_identity_provider(state: AppState) -> Any:
 
 def init_auth(app: Flask, state: AppState) -> None:
     settings = state.settings
-    state.extra["keys"] = KeyRing.from_settings(settings.secret_keys, settings.secret_key)
     provider = choose_identity_provider(state)
-    state.extra["identity_provider"] = provider
+    people = state.people = People(
+        keys=KeyRing.from_settings(settings.secret_keys, settings.secret_key),
+        identity_provider=provider,
+    )
     if getattr(provider, "redirects", False):
 
         def refresh(session: SignInSession, refresh_token: str) -> tuple[str, datetime]:
@@ -54,8 +80,8 @@ def init_auth(app: Flask, state: AppState) -> None:
             invitation_id: str = provider.invite(email, org.workos_org_id, role)
             return invitation_id
 
-        state.extra["session_refresher"] = refresh
-        state.extra["invitation_sender"] = send_invitation
+        people.session_refresher = refresh
+        people.invitation_sender = send_invitation
     app.after_request(clear_cookies_when_asked)
 
     from reference_app.auth.pages import blp

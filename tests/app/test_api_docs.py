@@ -10,6 +10,7 @@ EXPECTED_PATHS = {
     "/api/v1/agent/snapshot": {"post"},
     "/api/v1/agent/events": {"post"},
     "/api/v1/agent/heartbeat": {"post"},
+    "/api/v1/agent/kinds": {"get"},
     "/api/v1/clusters": {"get", "post"},
     "/api/v1/clusters/{cluster_id}": {"get", "delete"},
     "/api/v1/clusters/{cluster_id}/credentials": {"get", "post"},

@@ -26,6 +26,7 @@ from reference_app.auth import audit
 from reference_app.auth.guards import Permission, current_user, requires
 from reference_app.auth.membership import change_member, invite
 from reference_app.auth.policy import PolicyRefusal
+from reference_app.auth.setup import get_people
 from reference_app.errors import abort_json
 from reference_app.state import get_state
 
@@ -136,14 +137,16 @@ class Invitations(MethodView):
         existing = storage.find_user(email=data["email"])
         if existing and storage.get_membership(caller.org_id, existing.id) is not None:
             abort_json(409, f"{data['email']} is already a member.", code="conflict")
-        sender = state.extra.get("invitation_sender")
+        sender = get_people().invitation_sender
         try:
             workos_id = None
             if sender is not None:
                 from reference_app.auth.policy import check_grant
 
                 check_grant(caller.role, data["role"])
-                workos_id = sender(storage.get_org(caller.org_id), data["email"], data["role"])
+                org = storage.get_org(caller.org_id)
+                assert org is not None  # the guard just found the caller's membership in it
+                workos_id = sender(org, data["email"], data["role"])
             issued = invite(
                 storage,
                 caller.org_id,

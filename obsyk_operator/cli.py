@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--namespace", default="obsyk-system", help="the operator's own namespace")
     add("--heartbeat-interval", type=duration, default=60.0, help="seconds between heartbeats")
     add("--resync-interval", type=duration, default=6 * 3600.0, help="full snapshot period")
+    add(
+        "--discovery-interval",
+        type=duration,
+        default=300.0,
+        help="how often to check which kinds the cluster serves (CRDs added or removed)",
+    )
     add("--kinds", type=_names, help="comma-separated kinds to watch (default: all)")
     add("--exclude-kinds", type=_names, default=frozenset(), help="kinds not to watch")
     add("--namespaces", type=_names, help="only these namespaces (default: all)")
@@ -132,7 +138,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         platform=PlatformSettings(
             url=args.platform_url, client_id=client_id, private_key_pem=private_key
         ),
-        kube=KubeSettings(kubeconfig=args.kubeconfig),
+        kube=KubeSettings(kubeconfig=args.kubeconfig, discovery_interval=args.discovery_interval),
         selection=SelectionSettings(
             kinds=args.kinds,
             exclude_kinds=args.exclude_kinds,

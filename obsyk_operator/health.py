@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,6 +23,7 @@ class HealthServer:
         port: int,
         alive: Callable[[], bool] | None = None,
         ready: Callable[[], bool] | None = None,
+        ready_detail: Callable[[], Mapping[str, str]] | None = None,
         registry: CollectorRegistry | None = None,
         host: str = "0.0.0.0",
     ) -> None:
@@ -30,7 +31,7 @@ class HealthServer:
         if alive is not None:
             routes["/healthz"] = lambda: _probe(alive())
         if ready is not None:
-            routes["/readyz"] = lambda: _probe(ready())
+            routes["/readyz"] = lambda: _probe(ready(), ready_detail() if ready_detail else {})
         if registry is not None:
             routes["/metrics"] = lambda: (200, CONTENT_TYPE_LATEST, generate_latest(registry))
 
@@ -66,5 +67,12 @@ class HealthServer:
         self._httpd.server_close()
 
 
-def _probe(ok: bool) -> tuple[int, str, bytes]:
-    return (200, "text/plain", b"ok\n") if ok else (503, "text/plain", b"not ready\n")
+def _probe(ok: bool, skipped: Mapping[str, str] | None = None) -> tuple[int, str, bytes]:
+    """``ok`` or ``not ready``, then one line per kind skipped and why (``not_served``...).
+
+    A skipped kind never makes the operator unready: the other kinds flow.
+    """
+    lines = ["ok" if ok else "not ready"]
+    lines += [f"kind {kind} skipped: {why}" for kind, why in sorted((skipped or {}).items())]
+    body = ("\n".join(lines) + "\n").encode()
+    return (200 if ok else 503), "text/plain", body

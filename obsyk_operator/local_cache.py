@@ -149,6 +149,10 @@ class KindCache:
     def __len__(self) -> int:
         return len(self._objects)
 
+    def clear(self) -> None:
+        """Forget every object (the kind stopped being watched)."""
+        self._objects.clear()
+
     def __iter__(self) -> Iterator[CachedObject]:
         return iter(list(self._objects.values()))
 

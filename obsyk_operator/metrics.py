@@ -25,6 +25,24 @@ class _ObjectsCollector(Collector):
         yield family
 
 
+class _KindStatesCollector(Collector):
+    """1 for each kind's current state (watched, not_served, forbidden), read at scrape time."""
+
+    def __init__(self, states: Callable[[], dict[str, str]]) -> None:
+        self._states = states
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "obsyk_operator_kind_state",
+            "Whether each kind is watched, or skipped because the cluster does not serve it "
+            "(not_served) or RBAC forbids listing it (forbidden)",
+            labels=["kind", "state"],
+        )
+        for kind, state in sorted(self._states().items()):
+            family.add_metric([kind, state], 1)
+        yield family
+
+
 class OperatorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -72,6 +90,9 @@ class OperatorMetrics:
 
     def watch_cache(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_ObjectsCollector(counts))
+
+    def watch_kind_states(self, states: Callable[[], dict[str, str]]) -> None:
+        self.registry.register(_KindStatesCollector(states))
 
     def observe_request(self, path: str, status: int, seconds: float) -> None:
         endpoint = path.rsplit("/", 1)[-1]

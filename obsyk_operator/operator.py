@@ -23,6 +23,7 @@ from obsyk_core.plugins import build_plugin_manager
 from obsyk_operator.changes import Change
 from obsyk_operator.cluster_secrets import SecretError, load_or_create_hmac_key
 from obsyk_operator.data_hashes import SecretRef, with_data_hashes
+from obsyk_operator.discovery import NOT_SERVED, WATCHED, KindStates, discover
 from obsyk_operator.health import HealthServer
 from obsyk_operator.kube_api import KubeApi, KubeApiError, collection_path, load_api_client
 from obsyk_operator.leader import LeaseElector
@@ -89,21 +90,35 @@ def watch_scopes(kind: ResourceKind, selection: SelectionSettings) -> Sequence[s
 
 
 class _QueueSink:
-    """Connects watchers to the queue and tells the operator when every watcher has listed."""
+    """Connects watchers to the queue and tells the operator when a kind's watchers have listed."""
 
     def __init__(
         self,
         *,
         queue: CoalescingQueue,
-        watchers: int,
         metrics: OperatorMetrics,
-        on_all_synced: Callable[[], None],
+        on_kind_synced: Callable[[str], None],
     ) -> None:
         self.queue = queue
         self.metrics = metrics
-        self._unsynced = watchers
+        self._unsynced: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._on_all_synced = on_all_synced
+        self._on_kind_synced = on_kind_synced
+
+    def expect(self, kind: str, watchers: int) -> None:
+        """``kind`` is listed by ``watchers`` watchers (none: every namespace excluded)."""
+        if watchers:
+            with self._lock:
+                self._unsynced[kind] = watchers
+
+    def forget(self, kind: str) -> None:
+        with self._lock:
+            self._unsynced.pop(kind, None)
+
+    @property
+    def pending(self) -> bool:
+        with self._lock:
+            return bool(self._unsynced)
 
     def publish(self, change: Change) -> None:
         self.queue.put(change)
@@ -111,10 +126,13 @@ class _QueueSink:
 
     def kind_synced(self, kind: str) -> None:
         with self._lock:
-            self._unsynced -= 1
-            done = self._unsynced == 0
-        if done:
-            self._on_all_synced()
+            left = self._unsynced.get(kind, 0) - 1
+            if left > 0:
+                self._unsynced[kind] = left
+                return
+            if self._unsynced.pop(kind, None) is None:
+                return  # stopped meanwhile
+        self._on_kind_synced(kind)
 
 
 class _ShippingMetrics:
@@ -150,6 +168,10 @@ class Operator:
         self.metrics = OperatorMetrics()
         self.threads: list[threading.Thread] = []
         self.watchers: list[KindWatcher] = []
+        #: The running watchers of each watched kind, their threads, and the kind's stop.
+        self._kind_watchers: dict[str, list[tuple[KindWatcher, threading.Thread]]] = {}
+        self._kind_stops: dict[str, threading.Event] = {}
+        self._kinds_lock = threading.Lock()
         self.servers: list[HealthServer] = []
         self.elector: LeaseElector | None = None
 
@@ -189,6 +211,17 @@ class Operator:
             # An outage must not stop us from starting: we catch up when it is back.
             log.warning("platform unreachable at start; will keep trying", error=str(exc))
 
+        self.kinds = {k.kind: k for k in kinds}
+        self.collection_paths = {
+            k.kind: [
+                collection_path(k.group, k.version, k.plural, scope)
+                for scope in watch_scopes(k, s.selection)
+            ]
+            for k in kinds
+        }
+        self.kind_states = KindStates(self.kinds)
+        self.metrics.watch_kind_states(self.kind_states.states)
+        self._discover()
         self.cache = LocalCache(k.kind for k in kinds)
         self.metrics.watch_cache(self.cache.counts)
         self.queue = CoalescingQueue(on_coalesced=self.metrics.changes_coalesced.inc)
@@ -206,6 +239,7 @@ class Operator:
             may_ship=may_ship,
             metrics=_ShippingMetrics(self.metrics),
             features=self.features,
+            kind_states=self.kind_states,
         )
         self.heartbeat = HeartbeatLoop(
             client=self._platform_client(),
@@ -218,37 +252,25 @@ class Operator:
             may_ship=may_ship,
             metrics=_ShippingMetrics(self.metrics),
             features=self.features,
+            kind_states=self.kind_states,
+            on_accepted=self.shipper.request_snapshot,
         )
-        scopes = [(kind, scope) for kind in kinds for scope in watch_scopes(kind, s.selection)]
-        sink = _QueueSink(
-            queue=self.queue,
-            watchers=len(scopes),
-            metrics=self.metrics,
-            on_all_synced=self._all_synced,
+        self.sink = _QueueSink(
+            queue=self.queue, metrics=self.metrics, on_kind_synced=self._kind_synced
         )
-        namespaces = NamespaceFilter(s.selection.namespaces, s.selection.exclude_namespaces)
-        for kind, scope in scopes:
-            self.watchers.append(
-                KindWatcher(
-                    kind=kind.kind,
-                    path=collection_path(kind.group, kind.version, kind.plural, scope),
-                    api=kube,
-                    extract=kind.extract,
-                    cache=self.cache[kind.kind],
-                    sink=sink,
-                    stop=self.stop_event,
-                    namespaces=namespaces,
-                    namespace=scope,
-                    page_size=s.kube.list_page_size,
-                )
-            )
+        self.namespace_filter = NamespaceFilter(
+            s.selection.namespaces, s.selection.exclude_namespaces
+        )
+        watched = [kind for kind, state in self.kind_states.states().items() if state == WATCHED]
+        for kind_name in watched:  # all expected before any lists, so none completes readiness
+            self.sink.expect(kind_name, len(self.collection_paths[kind_name]))
         self._start_servers()
-        for watcher in self.watchers:
-            suffix = f"-{watcher.namespace}" if watcher.namespace else ""
-            self._spawn(f"watch-{watcher.kind}{suffix}", watcher.run)
-        if not self.watchers:  # nothing to list (every namespace excluded): empty is complete
+        for kind_name in watched:
+            self._start_kind(kind_name)
+        if not self.sink.pending:  # nothing to list (every namespace excluded): empty is complete
             self._all_synced()
         self._spawn("shipper", self.shipper.run)
+        self._spawn("discovery", self._discovery_loop)
         self._spawn("heartbeat", self.heartbeat.run)
         if self.elector is not None:
             elector = self.elector
@@ -265,8 +287,93 @@ class Operator:
             cluster_uid=self.cluster.cluster_uid,
             cluster_name=s.cluster_name,
             kinds=len(kinds),
+            skipped=self.kind_states.skipped() or None,
         )
         return self
+
+    # ------------------------------------------------------------ kinds coming and going
+
+    def _discover(self) -> dict[str, tuple[str, str]]:
+        """Ask the cluster which kinds it serves and lets us list; the kinds that changed."""
+        try:
+            states = discover(self.kube, self.kinds.values(), self.collection_paths)
+        except KubeApiError as exc:
+            log.warning("kind discovery failed; keeping the kinds as they were", error=str(exc))
+            return {}
+        return self.kind_states.update(states)
+
+    def _discovery_loop(self) -> None:
+        while not self.stop_event.wait(self.settings.kube.discovery_interval):
+            self.rediscover()
+
+    def rediscover(self) -> None:
+        """Start the kinds that became watchable, stop the ones that did not stay so."""
+        for kind_name, (before, after) in sorted(self._discover().items()):
+            if after == WATCHED:
+                self.sink.expect(kind_name, len(self.collection_paths[kind_name]))
+                self._start_kind(kind_name)
+                continue  # its snapshot goes when its first LIST is in (_kind_synced)
+            if before == WATCHED:
+                self._stop_kind(kind_name)
+            if after == NOT_SERVED:
+                # The API is gone, so are its objects: a snapshot carrying the kind's
+                # (now empty) array tombstones what the platform still holds.
+                self.shipper.request_snapshot([kind_name])
+
+    def _start_kind(self, kind_name: str) -> None:
+        kind = self.kinds[kind_name]
+        stop = threading.Event()
+        running = []
+        for path, scope in zip(
+            self.collection_paths[kind_name],
+            watch_scopes(kind, self.settings.selection),
+            strict=True,
+        ):
+            watcher = KindWatcher(
+                kind=kind_name,
+                path=path,
+                api=self.kube,
+                extract=kind.extract,
+                cache=self.cache[kind_name],
+                sink=self.sink,
+                stop=stop,
+                namespaces=self.namespace_filter,
+                namespace=scope,
+                page_size=self.settings.kube.list_page_size,
+            )
+            suffix = f"-{scope}" if scope else ""
+            thread = threading.Thread(
+                target=watcher.run, name=f"watch-{kind_name}{suffix}", daemon=True
+            )
+            running.append((watcher, thread))
+        with self._kinds_lock:
+            self._kind_stops[kind_name] = stop
+            self._kind_watchers[kind_name] = running
+            self.watchers.extend(watcher for watcher, _ in running)
+        for _, thread in running:
+            thread.start()
+
+    def _stop_kind(self, kind_name: str, timeout: float = 5.0) -> None:
+        with self._kinds_lock:
+            stop = self._kind_stops.pop(kind_name, None)
+            running = self._kind_watchers.pop(kind_name, [])
+            self.watchers = [w for w in self.watchers if w.kind != kind_name]
+        self.sink.forget(kind_name)
+        if stop is not None:
+            stop.set()
+        for watcher, thread in running:
+            watcher.interrupt()
+            thread.join(timeout)
+        with self.cache.lock:
+            self.cache[kind_name].clear()
+
+    def _kind_synced(self, kind_name: str) -> None:
+        if self.ready.is_set():
+            # A kind that came later (its CRD installed): its objects are not events
+            # yet, only a snapshot of the kind brings them to the platform.
+            self.shipper.request_snapshot([kind_name])
+        elif not self.sink.pending:
+            self._all_synced()
 
     def _apply_data_hashes(self, kube: KubeApi, kinds: list[ResourceKind]) -> list[ResourceKind]:
         config = self.settings.data_hashes
@@ -318,18 +425,27 @@ class Operator:
                     port=s.health_port,
                     alive=self.alive,
                     ready=self.ready.is_set,
+                    ready_detail=self._skipped_kinds,
                     registry=self.metrics.registry,
                 ).start()
             )
             return
         if s.health_port is not None:
             self.servers.append(
-                HealthServer(port=s.health_port, alive=self.alive, ready=self.ready.is_set).start()
+                HealthServer(
+                    port=s.health_port,
+                    alive=self.alive,
+                    ready=self.ready.is_set,
+                    ready_detail=self._skipped_kinds,
+                ).start()
             )
         if s.metrics_port is not None:
             self.servers.append(
                 HealthServer(port=s.metrics_port, registry=self.metrics.registry).start()
             )
+
+    def _skipped_kinds(self) -> dict[str, str]:
+        return self.kind_states.skipped()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -345,15 +461,24 @@ class Operator:
 
     def alive(self) -> bool:
         """Every thread we started is still running (the platform's state is irrelevant)."""
-        return not self.stop_event.is_set() and all(t.is_alive() for t in self.threads)
+        with self._kinds_lock:
+            watching = [thread for running in self._kind_watchers.values() for _, thread in running]
+        return not self.stop_event.is_set() and all(
+            t.is_alive() for t in (*self.threads, *watching)
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stop_event.set()
-        for watcher in self.watchers:
+        with self._kinds_lock:
+            stops = list(self._kind_stops.values())
+            running = [pair for pairs in self._kind_watchers.values() for pair in pairs]
+        for stop in stops:
+            stop.set()
+        for watcher, _ in running:
             watcher.interrupt()
         if hasattr(self, "queue"):
             self.queue.wake()
-        for thread in self.threads:
+        for thread in [*self.threads, *(thread for _, thread in running)]:
             thread.join(timeout)
         for server in self.servers:
             server.stop()

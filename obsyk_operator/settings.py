@@ -23,6 +23,9 @@ class KubeSettings:
     list_page_size: int = 500
     request_timeout: float = 30.0
     watch_timeout_seconds: int = 300
+    #: Seconds between checks of which kinds the cluster serves and lets us list
+    #: (a CRD installed or removed, RBAC changed); also checked at start.
+    discovery_interval: float = 300.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

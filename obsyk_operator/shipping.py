@@ -20,6 +20,7 @@ import structlog
 
 from obsyk_operator.backoff import Backoff
 from obsyk_operator.batch_rejection import refused_entries
+from obsyk_operator.discovery import KindStates
 from obsyk_operator.local_cache import LocalCache
 from obsyk_operator.platform_client import PlatformRejected, StreamedBody
 from obsyk_operator.platform_features import PlatformFeatures
@@ -105,6 +106,7 @@ class Shipper:
         metrics: ShippingMetrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         features: PlatformFeatures | None = None,
+        kind_states: KindStates | None = None,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -117,6 +119,8 @@ class Shipper:
         self.metrics = metrics or _NoMetrics()
         self.clock = clock
         self.features = features or PlatformFeatures()
+        #: Which kinds are carried and streamed (served, allowed, accepted); None: every kind.
+        self.kind_states = kind_states
         self.backoff = Backoff(initial=settings.initial_backoff, maximum=settings.max_backoff)
         self.batches_supported = settings.use_batches
         self.event_extensions = settings.use_batches
@@ -190,8 +194,18 @@ class Shipper:
     def send_snapshot(self) -> None:
         """Send the pending kinds as they are now: chunked if the platform speaks our
         extensions, else as one streamed body; memory stays about one chunk either way."""
+        if self.features.extensions is None:
+            self._ask_for_extensions()  # and which kinds the platform accepts
         with self._lock:
-            kinds = set(self._pending_snapshot)
+            pending = set(self._pending_snapshot)
+        kinds = pending
+        if self.kind_states is not None:
+            # Forbidden kinds and kinds the platform does not accept are never carried.
+            kinds = pending & self.kind_states.carried()
+            if not kinds:
+                with self._lock:
+                    self._pending_snapshot -= pending
+                return
         with self.cache.lock:  # one instant for every kind; the objects themselves are immutable
             sections = [
                 Section(key, self.cache[kind].frozen())
@@ -199,8 +213,6 @@ class Shipper:
                 if kind in kinds
             ]
         header = snapshot_header(self.cluster)
-        if self.features.extensions is None:
-            self._ask_for_extensions()
         if self.features.extensions:
             bodies = self._send_chunks(header, sections)
         else:
@@ -208,7 +220,7 @@ class Shipper:
         if bodies is None:
             return  # stays pending; a new leader or the next run sends it whole
         with self._lock:
-            self._pending_snapshot -= kinds
+            self._pending_snapshot -= pending
         self.last_snapshot_at = self.clock()
         self.snapshots_sent += 1
         self.metrics.snapshot_sent()
@@ -228,6 +240,8 @@ class Shipper:
             answer = None  # no heartbeat endpoint that answers: surely no extensions either
         self.features.heartbeat_answered(answer)
         log.info("platform extensions", chunked_snapshots=bool(self.features.extensions))
+        if self.kind_states is not None:
+            self.request_snapshot(self.kind_states.accepted_by_platform(accepted_kinds(answer)))
 
     def _send_chunks(self, header: dict[str, Any], sections: list[Section]) -> int | None:
         sent = 0
@@ -258,6 +272,11 @@ class Shipper:
 
     def send_events(self, batch: Sequence[QueuedChange]) -> None:
         """Send ``batch``; on failure put back what was not sent and raise."""
+        if self.kind_states is not None:
+            # Changes of a kind no longer watched (CRD removed, RBAC revoked) or that the
+            # platform does not accept: its snapshot speaks for it, or nothing may.
+            streamed = self.kind_states.streamed()
+            batch = [item for item in batch if item.change.kind in streamed]
         if not batch:
             return
         if self.batches_supported:
@@ -352,6 +371,12 @@ class Shipper:
         return event
 
 
+def accepted_kinds(answer: Any) -> list[str] | None:
+    """The kinds a heartbeat answer says the platform accepts; ``None`` when it does not say."""
+    kinds = answer.get("kinds") if isinstance(answer, dict) else None
+    return [str(kind) for kind in kinds] if isinstance(kinds, list) else None
+
+
 class HeartbeatLoop:
     """Beats every ``interval`` with counts and digests; passes ``resync`` answers on."""
 
@@ -368,10 +393,15 @@ class HeartbeatLoop:
         may_ship: Callable[[], bool] = lambda: True,
         metrics: ShippingMetrics | None = None,
         features: PlatformFeatures | None = None,
+        kind_states: KindStates | None = None,
+        on_accepted: Callable[[list[str]], None] = lambda kinds: None,
     ) -> None:
         self.client = client
         self.cache = cache
         self.cluster = cluster
+        self.kind_states = kind_states
+        #: Told the kinds the platform newly accepts (a plugin installed there since).
+        self.on_accepted = on_accepted
         self.interval = interval
         self.stop = stop
         self.on_resync = on_resync
@@ -401,8 +431,18 @@ class HeartbeatLoop:
             with self.cache.lock:
                 body["counts"] = self.cache.counts()
                 body["digests"] = self.cache.digests()
+            if self.kind_states is not None:
+                carried = self.kind_states.carried()
+                body["counts"] = {k: n for k, n in body["counts"].items() if k in carried}
+                body["digests"] = {k: d for k, d in body["digests"].items() if k in carried}
+                body["kinds"] = self.kind_states.states()
         answer = self.client.post(HEARTBEAT_PATH, body)
         self.features.heartbeat_answered(answer)
+        if self.kind_states is not None:
+            newly = self.kind_states.accepted_by_platform(accepted_kinds(answer))
+            if newly:
+                log.info("the platform now accepts these kinds: sending them", kinds=sorted(newly))
+                self.on_accepted(sorted(newly))
         self.sent += 1
         self.metrics.heartbeat_ok()
         resync = answer.get("resync") if isinstance(answer, dict) else None

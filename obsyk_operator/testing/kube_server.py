@@ -10,6 +10,14 @@ through :meth:`KubeServer.add`, :meth:`modify`, :meth:`delete`,
 :meth:`compact` and :meth:`drop_watches`; people through HTTP (``curl -X
 POST``/``DELETE``) or ``--churn``.
 
+Custom resources come as on a real server: create a CustomResourceDefinition
+(``apiextensions.k8s.io/v1``, by :meth:`KubeServer.add`, HTTP or ``--crd
+FILE.yaml``) and its served versions appear in discovery and take objects;
+delete it and they are gone again (404).  :meth:`KubeServer.add_resource`
+does the same without a manifest, and :meth:`KubeServer.forbid` answers a
+resource's LIST and WATCH with 403, as RBAC does for a client not allowed
+to read it.
+
 As a command, ``python -m obsyk_operator.testing.kube_server`` serves a small
 seeded cluster and writes a kubeconfig for it (see :mod:`.local_cluster`).
 """
@@ -73,7 +81,11 @@ CORE_RESOURCES = (
         "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False
     ),
     ApiResource("coordination.k8s.io", "v1", "leases", "Lease", True),
+    ApiResource(
+        "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
+    ),
 )
+_CRD = ("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 
 _GVP = tuple[str, str, str]
 _Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
@@ -137,6 +149,8 @@ class KubeServer:
         }
         self.requests: Counter[tuple[str, str]] = Counter()
         self.authorizations: list[str] = []
+        #: Resources whose LIST and WATCH answer 403 (see :meth:`forbid`).
+        self.forbidden: set[_GVP] = set()
         self._lock = threading.RLock()
         self._watches: set[_Watch] = set()
         self._watches_open = threading.Event()
@@ -187,6 +201,53 @@ class KubeServer:
         path.write_text(yaml.safe_dump(config))
         return path
 
+    # ------------------------------------------------------------ custom resources
+
+    def add_resource(
+        self, group: str, version: str, plural: str, kind: str, *, namespaced: bool = True
+    ) -> ApiResource:
+        """Serve a new resource type (what creating a CRD does); idempotent."""
+        res = ApiResource(group, version, plural, kind, namespaced)
+        with self._lock:
+            self.resources[(group, version, plural)] = res
+            self.objects.setdefault((group, version, plural), {})
+        return res
+
+    def remove_resource(self, group: str, version: str, plural: str) -> None:
+        """Stop serving a resource type and drop its objects (what deleting a CRD does).
+
+        Its open watches end; the API then answers 404 for it, and discovery
+        no longer lists it.
+        """
+        gvp = (group, version, plural)
+        with self._lock:
+            self.resources.pop(gvp, None)
+            self.objects.pop(gvp, None)
+            ended = [watch for watch in self._watches if watch.gvp == gvp]
+        for watch in ended:
+            watch.events.put(None)
+
+    def forbid(self, plural: str, group: str | None = None, *, forbidden: bool = True) -> None:
+        """Answer LIST and WATCH of a resource with 403 (``forbidden=False`` allows it again)."""
+        res = self.resource(plural, group)
+        with self._lock:
+            (self.forbidden.add if forbidden else self.forbidden.discard)(
+                (res.group, res.version, res.plural)
+            )
+
+    def _crd_changed(self, type_: str, crd: dict[str, Any]) -> None:
+        """Serve (ADDED/MODIFIED) or stop serving (DELETED) a CRD's versions."""
+        spec = crd.get("spec") or {}
+        names = spec.get("names") or {}
+        group, plural, kind = spec.get("group", ""), names.get("plural", ""), names.get("kind", "")
+        namespaced = spec.get("scope", "Namespaced") == "Namespaced"
+        for version in spec.get("versions") or ():
+            name = version.get("name", "")
+            if type_ != "DELETED" and version.get("served", True):
+                self.add_resource(group, name, plural, kind, namespaced=namespaced)
+            else:
+                self.remove_resource(group, name, plural)
+
     # ------------------------------------------------------------ mutation helpers
 
     def resource(self, plural: str, group: str | None = None) -> ApiResource:
@@ -195,6 +256,14 @@ class KubeServer:
         ]
         assert len(matches) == 1, f"no single resource named {plural!r}"
         return matches[0]
+
+    def resource_of(self, api_version: str, kind: str) -> ApiResource:
+        """The served resource of objects with this ``apiVersion`` and ``kind``; ``LookupError``."""
+        with self._lock:
+            for res in self.resources.values():
+                if (res.api_version, res.kind) == (api_version, kind):
+                    return res
+        raise LookupError(f"no served resource for {kind} in {api_version}")
 
     def add(self, plural: str, obj: dict[str, Any], *, group: str | None = None) -> dict[str, Any]:
         """Create an object (uid, resourceVersion, creationTimestamp filled in); return it."""
@@ -312,6 +381,8 @@ class KubeServer:
         for watch in self._watches:
             if watch.wants(change):
                 watch.events.put({"type": type_, "object": change.obj})
+        if gvp == _CRD:
+            self._crd_changed(type_, obj)
         return copy.deepcopy(obj)
 
     def _register_watch(self, watch: _Watch, since: int) -> list[dict[str, Any]] | None:
@@ -404,15 +475,25 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return self._send_json(404, _status(404, "NotFound", f"no route for {path}"))
         if not rest:
-            return self._send_json(200, self._resource_list(group, version))
+            listed = self._resource_list(group, version)
+            if not listed["resources"]:  # a group/version nobody serves
+                return self._send_json(404, _status(404, "NotFound", f"no route for {path}"))
+            return self._send_json(200, listed)
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
         gvp = (group, version, rest[0])
-        res = self.kube.resources.get(gvp)
+        with self.kube._lock:
+            res = self.kube.resources.get(gvp)
         if res is None:
             return self._send_json(404, _status(404, "NotFound", f"unknown resource {path}"))
         name = rest[1] if len(rest) > 1 else None
+        if name is None and method == "GET" and gvp in self.kube.forbidden:
+            message = (
+                f'{res.plural}.{res.group} is forbidden: User "test" cannot list resource '
+                f'"{res.plural}" in API group "{res.group}" at the cluster scope'
+            )
+            return self._send_json(403, _status(403, "Forbidden", message))
         if name is None and method == "GET":
             if query.get("watch") in ("1", "true"):
                 return self._watch(res, namespace, query)
@@ -428,7 +509,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send_json(405, _status(405, "MethodNotAllowed", method))
 
     def _group_list(self) -> dict[str, Any]:
-        groups = sorted({(r.group, r.version) for r in self.kube.resources.values() if r.group})
+        with self.kube._lock:
+            served = list(self.kube.resources.values())
+        groups = sorted({(r.group, r.version) for r in served if r.group})
         return {
             "kind": "APIGroupList",
             "apiVersion": "v1",
@@ -443,6 +526,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
 
     def _resource_list(self, group: str, version: str) -> dict[str, Any]:
+        with self.kube._lock:
+            served = list(self.kube.resources.values())
         return {
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -455,7 +540,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "kind": r.kind,
                     "verbs": ["create", "delete", "get", "list", "update", "watch"],
                 }
-                for r in self.kube.resources.values()
+                for r in served
                 if (r.group, r.version) == (group, version)
             ],
         }
@@ -475,11 +560,12 @@ class _Handler(BaseHTTPRequestHandler):
             start_after = token["after"]
         with kube._lock:
             gvp = (res.group, res.version, res.plural)
-            keys = sorted(k for k in kube.objects[gvp] if namespace is None or k[0] == namespace)
+            objects = kube.objects.get(gvp, {})  # empty if its CRD was deleted meanwhile
+            keys = sorted(k for k in objects if namespace is None or k[0] == namespace)
             if start_after is not None:
                 keys = [k for k in keys if list(k) > start_after]
             page = keys[:limit] if limit else keys
-            items = [copy.deepcopy(kube.objects[gvp][k]) for k in page]
+            items = [copy.deepcopy(objects[k]) for k in page]
             rv = kube.resource_version
         metadata: dict[str, Any] = {"resourceVersion": str(rv)}
         if limit and len(keys) > limit:

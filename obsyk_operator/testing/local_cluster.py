@@ -9,6 +9,10 @@ so changes can be watched flowing to the platform.  Objects can also be
 created and deleted over HTTP (``curl -X POST``/``-X DELETE``), as with a real
 API server.  Each change is printed on stdout, one line each.
 
+``--crd FILE.yaml`` (repeatable) serves custom resources, for kind plugins:
+the file's CustomResourceDefinitions are created as on a real cluster, and
+any other documents in it (objects of those resources) after them.
+
 The objects are built here, not taken from ``obsyk_plugins``: the operator
 package must not depend on the plugins package at import time.
 """
@@ -23,6 +27,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from obsyk_operator.testing.kube_server import KubeServer
 
@@ -239,7 +245,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="add, modify and delete a Pod in namespace shop every SECONDS (0: never)",
     )
+    parser.add_argument(
+        "--crd",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE.yaml",
+        help="CustomResourceDefinition manifests to serve, then any objects of them in the "
+        "same file (repeatable)",
+    )
     return parser
+
+
+def load_manifests(server: KubeServer, path: Path) -> tuple[int, int]:
+    """Create ``path``'s CustomResourceDefinitions, then its other objects; the two counts."""
+    documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    crds = [doc for doc in documents if doc.get("kind") == "CustomResourceDefinition"]
+    for crd in crds:
+        server.add("customresourcedefinitions", crd)
+    others = [doc for doc in documents if doc.get("kind") != "CustomResourceDefinition"]
+    for obj in others:
+        res = server.resource_of(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        server.add(res.plural, obj, group=res.group)
+    return len(crds), len(others)
 
 
 def _say(line: str) -> None:
@@ -252,6 +280,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--churn must be positive (or 0 for never)")
     server = KubeServer()
     added = seed(server, args.seed)
+    for path in args.crd:
+        try:
+            crds, objects = load_manifests(server, path)
+        except (OSError, yaml.YAMLError, LookupError, AttributeError) as exc:
+            print(f"kube_server: error: --crd {path}: {exc}", file=sys.stderr)
+            return 2
+        added += objects
+        _say(f"{path}: {crds} custom resource definition(s), {objects} object(s)")
     try:
         server.start(host=args.host, port=args.port)
     except OSError as exc:

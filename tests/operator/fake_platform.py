@@ -50,6 +50,8 @@ class FakePlatform:
         #: ``events.<n>.object.name``); snapshots take them.
         self.refused_event_names: set[str] = set()
         self.resync_answer: list[str] | None = None
+        #: Kind names the heartbeat answer says are accepted (``None``: it does not say).
+        self.accepted_kinds: list[str] | None = None
         self.down = False  # answer every agent request 503
         self.received: list[Received] = []
         self.token_requests: list[dict[str, Any]] = []
@@ -174,6 +176,8 @@ class FakePlatform:
                 answer: dict[str, Any] = {}
                 if self.supports_extensions and self.answers_resync:
                     answer["resync"], self.resync_answer = self.resync_answer or [], None
+                if self.accepted_kinds is not None:
+                    answer["kinds"] = self.accepted_kinds
                 return 200, {}, answer
         return 404, {}, {"error": "not found"}
 

@@ -29,6 +29,7 @@ def operator_settings(
     exclude_namespaces: frozenset[str] = frozenset(),
     shipping: dict[str, Any] | None = None,
     leader: LeaderSettings | None = None,
+    discovery_interval: float = 300.0,
     **overrides: Any,
 ) -> Settings:
     """Settings with test-sized intervals: everything happens within a second or two."""
@@ -37,7 +38,12 @@ def operator_settings(
         platform=PlatformSettings(
             url=platform_url, client_id=client_id, private_key_pem=private_key_pem
         ),
-        kube=KubeSettings(kubeconfig=str(kubeconfig), list_page_size=3, request_timeout=5.0),
+        kube=KubeSettings(
+            kubeconfig=str(kubeconfig),
+            list_page_size=3,
+            request_timeout=5.0,
+            discovery_interval=discovery_interval,
+        ),
         selection=SelectionSettings(
             kinds=kinds, namespaces=namespaces, exclude_namespaces=exclude_namespaces
         ),

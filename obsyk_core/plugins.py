@@ -18,6 +18,7 @@ hook therefore wraps each plugin's call.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -93,36 +94,22 @@ class Plugins:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self._kinds: KindRegistry | None = None
-        self._storage: StorageRegistry | None = None
-        self._caches: CacheRegistry | None = None
-        self._identity: IdentityProviderRegistry | None = None
 
-    @property
+    @functools.cached_property
     def kinds(self) -> KindRegistry:
-        if self._kinds is None:
-            self._kinds = self._fill(KindRegistry(), "obsyk_register_kinds")
-        return self._kinds
+        return self._fill(KindRegistry(), "obsyk_register_kinds")
 
-    @property
+    @functools.cached_property
     def storage(self) -> StorageRegistry:
-        if self._storage is None:
-            self._storage = self._fill(StorageRegistry(), "obsyk_register_storage")
-        return self._storage
+        return self._fill(StorageRegistry(), "obsyk_register_storage")
 
-    @property
+    @functools.cached_property
     def caches(self) -> CacheRegistry:
-        if self._caches is None:
-            self._caches = self._fill(CacheRegistry(), "obsyk_register_caches")
-        return self._caches
+        return self._fill(CacheRegistry(), "obsyk_register_caches")
 
-    @property
+    @functools.cached_property
     def identity_providers(self) -> IdentityProviderRegistry:
-        if self._identity is None:
-            self._identity = self._fill(
-                IdentityProviderRegistry(), "obsyk_register_identity_providers"
-            )
-        return self._identity
+        return self._fill(IdentityProviderRegistry(), "obsyk_register_identity_providers")
 
     def notify_resource_changed(self, change: ResourceChange) -> None:
         """Tell every ``obsyk_resource_changed`` implementation; one failing stops no other."""

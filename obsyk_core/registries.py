@@ -91,10 +91,6 @@ class _NamedRegistry(PluginAttribution, Generic[T]):
         return name in self._entries
 
 
-StorageFactory = Callable[[str], Storage]
-CacheFactory = Callable[[str], Cache]
-
-
 def url_scheme(url: str) -> str:
     """``postgresql+psycopg://...`` -> ``postgresql+psycopg``; ``memory://`` -> ``memory``."""
     scheme = urlsplit(url).scheme
@@ -103,28 +99,29 @@ def url_scheme(url: str) -> str:
     return scheme.lower()
 
 
-class StorageRegistry(_NamedRegistry[StorageFactory]):
+B = TypeVar("B")
+
+
+class _SchemeRegistry(_NamedRegistry[Callable[[str], B]]):
+    """Backends by URL scheme: ``factory(url)`` opens one."""
+
+    def register(self, scheme: str, factory: Callable[[str], B]) -> None:
+        self._add(scheme.lower(), factory)
+
+    def open(self, url: str) -> B:
+        return self._lookup(url_scheme(url)).factory(url)
+
+
+class StorageRegistry(_SchemeRegistry[Storage]):
     """Storage backends by URL scheme (``sqlite``, ``postgresql``, ``memory``...)."""
 
     what = "storage URL scheme"
 
-    def register(self, scheme: str, factory: StorageFactory) -> None:
-        self._add(scheme.lower(), factory)
 
-    def open(self, url: str) -> Storage:
-        return self._lookup(url_scheme(url)).factory(url)
-
-
-class CacheRegistry(_NamedRegistry[CacheFactory]):
+class CacheRegistry(_SchemeRegistry[Cache]):
     """Cache backends by URL scheme (``redis``, ``memory``...)."""
 
     what = "cache URL scheme"
-
-    def register(self, scheme: str, factory: CacheFactory) -> None:
-        self._add(scheme.lower(), factory)
-
-    def open(self, url: str) -> Cache:
-        return self._lookup(url_scheme(url)).factory(url)
 
 
 class IdentityProviderRegistry(_NamedRegistry[Any]):

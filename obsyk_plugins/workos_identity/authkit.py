@@ -21,6 +21,7 @@ from joserfc.jwk import KeySet
 from obsyk_core.identity import Identity, Renewal, SignInRefused
 
 JWKS_SECONDS = 3600
+CLOCK_SKEW_SECONDS = 60
 
 
 class WorkOSAuthKit:
@@ -97,7 +98,10 @@ class WorkOSAuthKit:
         """The access token's claims, its signature checked against the client's JWKS."""
         try:
             decoded = jwt.decode(access_token, self._key_set(), algorithms=["RS256"])
-            jwt.JWTClaimsRegistry(exp={"essential": True}).validate(decoded.claims)
+            # The leeway allows for clock skew with WorkOS; when the token runs out
+            # here is what the session tracks (and then renews).
+            registry = jwt.JWTClaimsRegistry(leeway=CLOCK_SKEW_SECONDS, exp={"essential": True})
+            registry.validate(decoded.claims)
         except (JoseError, ValueError) as error:
             raise SignInRefused(
                 f"WorkOS sent an access token that does not verify ({error})."

@@ -11,7 +11,16 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from obsyk_core.identity import FormProvider, Identity, RedirectProvider, SignInRefused
@@ -55,11 +64,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
-    return render_template(f"auth/{template}", **context), status
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    return make_response(render_template(f"auth/{template}", **context), status)
 
 
-def _refusal(status: int, title: str, message: str) -> tuple[str, int]:
+def _refusal(status: int, title: str, message: str) -> Response:
     return _page("message.html", status, title=title, message=message)
 
 

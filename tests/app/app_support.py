@@ -141,3 +141,19 @@ def drain_jobs(app: Flask, timeout: float = 30.0) -> None:
 
     with app.app_context():
         make_worker(app).work(burst=True)
+
+
+def runtime_config(request: Any, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    """The config of ``request.param``'s runtime (``embedded`` or ``postgres``) with ``overrides``.
+
+    For fixtures parametrized like ``conftest.app`` that need settings of their own.
+    """
+    if request.param == "embedded":
+        return embedded_config(tmp_path, **overrides)
+    return postgres_config(
+        tmp_path,
+        request.getfixturevalue("postgres_url"),
+        request.getfixturevalue("redis_url"),
+        request.getfixturevalue("redis_prefix"),
+        **overrides,
+    )

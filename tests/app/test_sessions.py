@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_support import embedded_config, postgres_config
+from app_support import embedded_config, runtime_config
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -24,17 +24,7 @@ from reference_app.state import get_state
 )
 def dev_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """An app with the development sign-in on (as `obsyk serve` on a loopback address)."""
-    if request.param == "embedded":
-        config = embedded_config(tmp_path, DEV_SIGN_IN=True)
-    else:
-        config = postgres_config(
-            tmp_path,
-            request.getfixturevalue("postgres_url"),
-            request.getfixturevalue("redis_url"),
-            request.getfixturevalue("redis_prefix"),
-            DEV_SIGN_IN=True,
-        )
-    app = create_app(config)
+    app = create_app(runtime_config(request, tmp_path, DEV_SIGN_IN=True))
     yield app
     close_app(app)
 

@@ -243,12 +243,14 @@ def test_dev_sign_in_is_a_404_off_loopback_and_with_workos(
 def test_a_cross_site_sign_in_form_is_refused(
     dev_app: Flask, client: FlaskClient, org: Organization
 ) -> None:
-    response = client.post(
-        "/auth/dev-login",
-        data={"email": _member(dev_app, org)},
-        headers={"Origin": "https://evil.example"},
+    email = _member(dev_app, org)
+    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        response = client.post("/auth/dev-login", data={"email": email}, headers=headers)
+        assert response.status_code == 403 and client.get_cookie("obsyk_session") is None
+    same_site = {"Sec-Fetch-Site": "same-origin", "Origin": "null"}
+    assert (
+        client.post("/auth/dev-login", data={"email": email}, headers=same_site).status_code == 302
     )
-    assert response.status_code == 403 and client.get_cookie("obsyk_session") is None
 
 
 def test_next_goes_only_to_paths_of_this_site(

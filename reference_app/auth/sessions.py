@@ -192,8 +192,17 @@ def _refreshed(session: SignInSession, now: datetime) -> SignInSession:
         refresh_token, access_expires_at = refresher(
             session, people.keys.decrypt(session.refresh_token)
         )
-    except SessionRevoked:
+    except SessionRevoked as error:
         state.storage.delete_session(session.id_hash)
+        from reference_app.auth import audit
+
+        audit.record(
+            "auth.sign_in_refused",
+            org_id=session.org_id,
+            actor_id=session.user_id,
+            target=("user", session.user_id),
+            details={"reason": str(error)},
+        )
         raise _signed_out("Your sign-in was revoked: sign in again.") from None
     encrypted = people.keys.encrypt(refresh_token)
     state.storage.update_session(

@@ -197,6 +197,8 @@ def test_a_session_revoked_at_workos_ends_here_on_the_next_refresh(
     assert answer.status_code == 401
     assert client.get_cookie("obsyk_session") is None
     assert storage.get_session(session.id_hash) is None
+    refused = storage.list_audit(AuditQuery(org.id, action="auth.sign_in_refused"))
+    assert [e.actor_email for e in refused] == [email]
 
 
 @pytest.mark.parametrize("signup", ["invite", "open"])

@@ -4,6 +4,10 @@ Real processes only: ``obsyk serve`` (the embedded platform), the ``obsyk``
 bootstrap commands, the Kubernetes test API server as a command, and
 ``obsyk-operator run``; the platform's REST API must then show the seeded
 cluster, and a Pod created and deleted through the test server's HTTP API.
+
+Run twice: as written, and as the kind-plugin how-to extends it, with the
+example plugin (cert-manager ``Certificate``) installed for every process
+and the test server serving its CRD (``--crd``).
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plugin_dist import EXAMPLES, install_example_plugin
 
 from obsyk_operator.testing.kube_server import KubeServer
 from obsyk_operator.testing.local_cluster import Churn, seed
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "operator.md").read_text()
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOC = (DOCS / "operator.md").read_text()
+KIND_PLUGIN_HOWTO = (DOCS / "how-to" / "write-a-kind-plugin.md").read_text()
 BIN = Path(sys.executable).parent
 DEMO_PODS = {
     "coredns-7d4b9c-0",
@@ -136,7 +143,14 @@ def http(method: str, url: str, body: Any = None, token: str | None = None) -> A
         return json.load(response)
 
 
-def test_the_try_it_locally_tutorial_works_as_written(processes: Processes, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind_plugin", [False, True], ids=["as-written", "with-kind-plugin"])
+def test_the_try_it_locally_tutorial_works_as_written(
+    processes: Processes, tmp_path: Path, kind_plugin: bool
+) -> None:
+    crd_args: list[str] = []
+    if kind_plugin:  # installed for the platform, its CLI and the operator alike
+        processes.env["PYTHONPATH"] = str(install_example_plugin(tmp_path / "site"))
+        crd_args = ["--crd", str(EXAMPLES / "cert-manager.yaml")]
     platform_port, kube_port = free_port(), free_port()
     platform = f"http://127.0.0.1:{platform_port}"
     kube = f"http://127.0.0.1:{kube_port}"
@@ -171,6 +185,7 @@ def test_the_try_it_locally_tutorial_works_as_written(processes: Processes, tmp_
         str(kube_port),
         "--kubeconfig",
         "kubeconfig",
+        *crd_args,
     )
     kube_server.wait_for_line("kubeconfig written")
     # 6. The operator (the health and metrics servers on free ports: tests run side by side).
@@ -204,6 +219,11 @@ def test_the_try_it_locally_tutorial_works_as_written(processes: Processes, tmp_
         "GET", f"{platform}/api/v1/resources?kind=Secret&name=api-credentials", token=token
     )["items"][0]
     assert "not-for-the-platform" not in json.dumps(secret)
+    if kind_plugin:
+        certificates = http("GET", f"{platform}/api/v1/resources?kind=Certificate", token=token)
+        [certificate] = certificates["items"]
+        assert (certificate["namespace"], certificate["name"]) == ("shop", "shop-example-com")
+        assert certificate["object"]["ready"] is True
 
     # 8. A change made through the test server's API shows up, and so does its deletion.
     hello = {"metadata": {"name": "hello"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
@@ -228,6 +248,18 @@ def test_the_tutorial_in_the_docs_uses_these_commands() -> None:
     ):
         assert command in tutorial, command
     assert re.search(r"--churn \d", tutorial)
+
+
+def test_the_kind_plugin_howto_runs_the_tutorial_with_the_plugin() -> None:
+    section = KIND_PLUGIN_HOWTO.split("## 7. Try it locally", 1)[1]
+    for command in (
+        "pip install -e .",
+        "python -m obsyk_operator.testing.kube_server --port 6443 --kubeconfig kubeconfig "
+        "--crd examples/cert-manager.yaml",
+        "/api/v1/resources?kind=Certificate",
+        "../operator.md#try-it-locally-no-cluster-needed",
+    ):
+        assert command in section, command
 
 
 def test_churn_adds_modifies_and_deletes_a_pod_each_tick() -> None:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DAY = 24 * 3600
+HOUR = 3600
+DAY = 24 * HOUR
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
     return [
         PeriodicJob(tasks.recover_pending, settings.recovery_interval_seconds),
         PeriodicJob(tasks.prune_history, DAY),
+        PeriodicJob(tasks.prune_sessions, HOUR),
         PeriodicJob(staleness.check_cluster_staleness, staleness.CHECK_INTERVAL_SECONDS),
     ]
 

@@ -132,6 +132,16 @@ def prune_history() -> int:
     return deleted
 
 
+def prune_sessions() -> int:
+    """Delete browser sessions past their idle or absolute timeout (they sign nobody in)."""
+    state = get_state()
+    now = datetime.now(UTC)
+    idle_before = now - timedelta(minutes=state.settings.session_idle_minutes)
+    deleted = state.storage.prune_sessions(idle_before, now)
+    log.info("pruned %d ended sign-in sessions", deleted)
+    return deleted
+
+
 def recover_pending() -> list[str]:
     """Find staged snapshots that are complete but were never applied, and apply them.
 

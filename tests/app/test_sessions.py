@@ -282,3 +282,26 @@ def test_the_sign_in_page_lists_the_demo_members(tmp_path: Path) -> None:
         close_app(app)
     assert "demo@obsyk.local" in page and 'action="/auth/dev-login"' in page
     assert "<script" not in page
+
+
+def test_the_periodic_job_prunes_ended_sessions(
+    dev_app: Flask, client: FlaskClient, org: Organization
+) -> None:
+    import hashlib
+
+    from reference_app.jobs import tasks
+    from reference_app.jobs.periodic import periodic_jobs
+
+    assert tasks.prune_sessions in [job.func for job in periodic_jobs(get_state(dev_app).settings)]
+    storage = get_state(dev_app).storage
+    sign_in(client, _member(dev_app, org, "viewer"))
+    ended = hashlib.sha256(client.get_cookie("obsyk_session").value.encode()).hexdigest()  # type: ignore[union-attr]
+    storage.update_session(ended, last_seen_at=datetime.now(UTC) - timedelta(days=30))
+    live_client = dev_app.test_client()
+    sign_in(live_client, _member(dev_app, org, "viewer"))
+
+    with dev_app.app_context():
+        tasks.prune_sessions()
+
+    assert storage.get_session(ended) is None
+    assert live_client.get("/api/v1/me").status_code == 200

@@ -21,6 +21,7 @@ from flask.cli import FlaskGroup
 from obsyk_core.storage import ROLES, ConflictError, Organization, Storage
 from reference_app.app import close_app, create_app
 from reference_app.auth import audit
+from reference_app.operator_url import operator_url, record_served_urls, served_urls
 from reference_app.state import get_state
 
 
@@ -85,10 +86,9 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
     prepare_metrics_dir()  # first: before anything here imports prometheus-client
     overrides: dict[str, Any] = {}
     if not os.environ.get("OBSYK_PUBLIC_URL"):
-        # Operators must then be configured with exactly this URL (the JWT audience).
-        urls = [f"http://{host}:{port}"]
-        if host in ("127.0.0.1", "0.0.0.0"):
-            urls.append(f"http://localhost:{port}")
+        # Operators must then be configured with exactly this URL (the JWT audience);
+        # recorded so that `obsyk clusters register` can tell them.
+        urls = served_urls(host, port)
         overrides["PUBLIC_URLS"] = ",".join(urls)
     from reference_app.auth.pages import is_loopback
 
@@ -97,6 +97,8 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
         # and only while WorkOS is not configured).
         overrides["DEV_SIGN_IN"] = True
     setup = create_app({**overrides, "PERIODIC_JOBS": False})
+    if "PUBLIC_URLS" in overrides:
+        record_served_urls(Path(setup.instance_path), served_urls(host, port))
     state = get_state(setup)
     configure_logging(state.settings)  # inherited by the gunicorn workers
     in_process_jobs = not state.settings.redis_url
@@ -446,6 +448,7 @@ def clusters_register(org_ref: str, name: str, public_key_file: Path | None, as_
     from reference_app.auth.credentials import InvalidPublicKey, register_cluster
 
     state = get_state()
+    platform = operator_url(state.settings, Path(current_app.instance_path))
     org = _find_org(state.storage, org_ref)
     public_key = public_key_file.read_text() if public_key_file else None
     try:
@@ -460,11 +463,17 @@ def clusters_register(org_ref: str, name: str, public_key_file: Path | None, as_
         "org_id": org.id,
         "name": registration.cluster.name,
         "public_urls": list(state.settings.public_urls),
+        "platform_url": platform.url,
+        "platform_url_guess": platform.guess,
     }
     text = (
         f"Registered cluster {name} ({registration.cluster.id}); "
-        f"client id {registration.client_id}."
+        f"client id {registration.client_id}.\n"
+        f"Operator: obsyk-operator run --platform-url {platform.url} "
+        f"--client-id {registration.client_id} ..."
     )
+    if platform.guess:
+        text += f"\n(--platform-url is a guess: {platform.guess})"
     if registration.private_key_pem is not None:
         data["private_key"] = registration.private_key_pem
         text += "\nOperator private key (shown once; store it in the operator's Secret):\n"

@@ -164,6 +164,8 @@ def test_the_try_it_locally_tutorial_works_as_written(
         str(BIN / "obsyk"), "clusters", "register", "--org", "demo", "--name", "laptop", "--json"
     )
     (tmp_path / "operator-key.pem").write_text(registered["private_key"])
+    # The URL the operator must use is the one `obsyk serve` listens on, said to be a guess.
+    assert registered["platform_url"] == platform and registered["platform_url_guess"]
     token = processes.run_json(
         str(BIN / "obsyk"),
         "tokens",

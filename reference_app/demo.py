@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,11 +25,14 @@ from obsyk_core.ingest import (
 )
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import ChangeType, Cluster, ClusterSeen, Organization, Storage
+from reference_app import demo_shop
 from reference_app.auth.api_tokens import grant_api_token
 from reference_app.auth.credentials import register_cluster
 
 DEMO_ORG = "demo"
 DEMO_CLUSTER = "demo-cluster"
+#: A second cluster, silent for hours: the overview lists it as disconnected.
+DEMO_EDGE_CLUSTER = "demo-edge"
 DEMO_EMAIL = "demo@obsyk.local"
 DEMO_RESOURCES = 400
 
@@ -59,6 +62,7 @@ def seed_demo(
         cluster = register_cluster(storage, org.id, DEMO_CLUSTER).cluster
     if not storage.count_resources([cluster.id]):
         _ingest_history(storage, kinds, cluster, total, now)
+        _ingest_edge(storage, kinds, org, now)
         seeded = True
     token = grant_api_token(storage, org.id, DEMO_EMAIL, "owner", name="demo").token
     return DemoSeed(org, storage.get_cluster(org.id, cluster.id) or cluster, token, seeded)
@@ -68,17 +72,48 @@ def synthetic_resources(kinds: KindRegistry, total: int) -> list[IncomingResourc
     """Raw objects of a realistic cluster, extracted like the operator does."""
     from obsyk_plugins.core_kinds.testing.samples import synthetic_cluster
 
-    resources = []
-    for kind_name, raw in synthetic_cluster(total, seed=7):
-        record = kinds.by_kind(kind_name).extract(raw)
-        resources.append(IncomingResource.from_record(kind_name, record))
-    return resources
+    return _extracted(kinds, synthetic_cluster(total, seed=7))
+
+
+def _extracted(
+    kinds: KindRegistry, objects: Iterable[tuple[str, Mapping[str, Any]]]
+) -> list[IncomingResource]:
+    return [
+        IncomingResource.from_record(kind_name, kinds.by_kind(kind_name).extract(raw))
+        for kind_name, raw in objects
+    ]
+
+
+def _ingest_edge(storage: Storage, kinds: KindRegistry, org: Organization, now: datetime) -> None:
+    """The second cluster: the shop's image runs there too; heard from last 3 hours ago."""
+    cluster = register_cluster(storage, org.id, DEMO_EDGE_CLUSTER).cluster
+    then = now - timedelta(hours=3)
+    resources = _extracted(kinds, demo_shop.edge_objects(cluster.id, now))
+    storage.bind_cluster_uid(cluster.id, str(uuid.uuid5(uuid.NAMESPACE_URL, cluster.id)))
+    reconcile_snapshot(
+        storage,
+        cluster.id,
+        group_by_kind(resources),
+        received_at=then,
+        seen=ClusterSeen(
+            seen_at=then,
+            heartbeat_at=then,
+            snapshot_at=then,
+            agent_version="0.3.2",
+            kubernetes_version="v1.30.2",
+        ),
+    )
 
 
 def _ingest_history(
     storage: Storage, kinds: KindRegistry, cluster: Cluster, total: int, now: datetime
 ) -> None:
     resources = synthetic_resources(kinds, total)
+    shop = _extracted(kinds, demo_shop.shop_objects(cluster.id, now))
+    shop_namespaces = {r.name for r in shop if r.kind == "Namespace"}
+    resources = [
+        r for r in resources if not (r.kind == "Namespace" and r.name in shop_namespaces)
+    ] + shop
     kube_system = next(
         (r.uid for r in resources if r.kind == "Namespace" and r.name == "kube-system"),
         str(uuid.uuid4()),
@@ -94,8 +129,11 @@ def _ingest_history(
             seen_at=start, snapshot_at=start, agent_version="0.3.2", kubernetes_version="v1.29.4"
         ),
     )
-    pods = [r for r in resources if r.kind == "Pod"]
-    deployments = [r for r in resources if r.kind == "Deployment"]
+    # The rounds change the synthetic workloads only: the shop stays as it is.
+    pods = [r for r in resources if r.kind == "Pod" and r.namespace != demo_shop.NAMESPACE]
+    deployments = [
+        r for r in resources if r.kind == "Deployment" and r.namespace != demo_shop.NAMESPACE
+    ]
     for round_number, ago in enumerate((timedelta(days=2), timedelta(days=1), timedelta(hours=2))):
         at = now - ago
         events = [_modified(d, _scaled(d.record, round_number)) for d in deployments[:5]]

@@ -277,8 +277,10 @@ def test_serve_demo_serves_the_seeded_inventory(tmp_path: Path) -> None:
             except OSError:
                 time.sleep(0.3)
         assert body is not None, "the server never answered"
-        [cluster] = body["items"]
-        assert cluster["name"] == "demo-cluster"
+        # The main demo cluster, and a second one the overview lists as disconnected.
+        cluster, edge = sorted(body["items"], key=lambda c: c["name"] != "demo-cluster")
+        assert (cluster["name"], edge["name"]) == ("demo-cluster", "demo-edge")
+        assert edge["status"] == "disconnected"
         assert sum(cluster["resource_counts"].values()) > 200
         # What the printed URL opens: the dashboard page.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:

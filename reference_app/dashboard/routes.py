@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
+from reference_app.state import get_state
+
 blp = Blueprint(
     "dashboard",
     __name__,
@@ -46,8 +48,12 @@ SECURITY_HEADERS = {
 
 @blp.route("/")
 def index() -> str:
-    """The single page; the script routes between views with the URL fragment."""
-    return render_template("dashboard/index.html")
+    """The single page; the script routes between views with the URL fragment.
+
+    ``platform_url`` is the URL operators must use (their tokens' audience):
+    the onboarding wizard writes it into the install commands.
+    """
+    return render_template("dashboard/index.html", platform_url=get_state().settings.public_urls[0])
 
 
 @blp.route("/favicon.ico")

@@ -30,29 +30,42 @@ export function signOut() {
 
 // GET an API path with query parameters (empty ones left out); the parsed JSON,
 // or an ApiError carrying the API's own "message".
-export async function get(path, params = {}) {
+export function get(path, params = {}) {
+  return call("GET", path, params);
+}
+
+// POST / DELETE with a JSON body; same answers and errors as get().
+export function send(method, path, body = undefined) {
+  return call(method, path, {}, body);
+}
+
+async function call(method, path, params, body) {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") query.set(name, value);
   }
   const search = query.toString();
   const url = `${API}${path}${search ? `?${search}` : ""}`;
+  const headers = { Authorization: `Bearer ${token() ?? ""}`, Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(url, {
-      headers: { Authorization: `Bearer ${token() ?? ""}`, Accept: "application/json" },
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
     });
   } catch (error) {
     throw new ApiError(0, `Could not reach the platform: ${error.message}`, "network");
   }
-  const body = await response.json().catch(() => null);
+  const answer = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    const message = body?.message ?? `The platform answered ${response.status}.`;
-    throw new ApiError(response.status, message, body?.code);
+    const message = answer?.message ?? `The platform answered ${response.status}.`;
+    throw new ApiError(response.status, message, answer?.code);
   }
-  return body;
+  return answer;
 }
 
 export const path = (...parts) => parts.map((part) => `/${encodeURIComponent(part)}`).join("");

@@ -1,13 +1,20 @@
 // The dashboard: sign-in, then views chosen by the URL fragment, so the
-// browser's back button and a reload keep the user where they were.
-//   #/                                  clusters
-//   #/clusters/<id>?kind=&namespace=…   a cluster's inventory
-//   #/clusters/<id>/resources/<uid>     one resource and its history
+// browser's back button, a reload and a shared link keep the user where they were.
+//   #/                                          overview: totals, clusters, attention
+//   #/clusters/<id>?kind=&namespace=…&as_of=    a cluster and its explorer
+//   #/clusters/<id>/resources/<uid>             one resource: related objects, history
+//   #/search?q=&kind=&…&image=                  fleet search and images
+//   #/onboard                                   the cluster onboarding wizard
+//
+// Live: a view may ask to be refreshed (context.every); the overview and the
+// cluster screens poll the API every POLL_SECONDS while they are shown.
 
 import { ApiError, signIn, signOut, token } from "./api.js";
-import { clusterList } from "./clusters.js";
-import { inventory } from "./inventory.js";
+import { clusterPage } from "./cluster.js";
+import { onboarding } from "./onboard.js";
+import { overview } from "./overview.js";
 import { resourceDetail } from "./resource.js";
+import { fleetSearch } from "./search.js";
 
 const view = document.getElementById("view");
 const message = document.getElementById("message");
@@ -17,6 +24,13 @@ const signOutButton = document.getElementById("sign-out");
 
 // Each render gets a number; a slow answer for a view the user already left is dropped.
 let generation = 0;
+// The current view's refresh timers, stopped when the user moves on.
+let timers = [];
+
+function stopTimers() {
+  for (const timer of timers) clearInterval(timer);
+  timers = [];
+}
 
 function showMessage(text) {
   message.textContent = text;
@@ -60,12 +74,15 @@ function choose({ parts }) {
   if (top === "clusters" && clusterId && sub === "resources" && uid) {
     return (context) => resourceDetail(clusterId, uid, context);
   }
-  if (top === "clusters" && clusterId) return (context) => inventory(clusterId, context);
-  return (context) => clusterList(context);
+  if (top === "clusters" && clusterId) return (context) => clusterPage(clusterId, context);
+  if (top === "search") return (context) => fleetSearch(context);
+  if (top === "onboard") return (context) => onboarding(context);
+  return (context) => overview(context);
 }
 
 async function render() {
   const current = ++generation;
+  stopTimers();
   hideMessage();
   if (!token()) {
     showSignIn();
@@ -74,11 +91,32 @@ async function render() {
   signInSection.hidden = true;
   signOutButton.hidden = false;
   const where = route();
-  const context = { params: where.params, fail, isCurrent: () => current === generation };
+  const context = {
+    params: where.params,
+    fail,
+    isCurrent: () => current === generation,
+    // Run `refresh` every `seconds` while this view is shown; its failures are shown too.
+    every(seconds, refresh) {
+      const timer = setInterval(async () => {
+        if (!context.isCurrent()) return;
+        try {
+          await refresh();
+        } catch (error) {
+          if (context.isCurrent()) fail(error);
+        }
+      }, seconds * 1000);
+      timers.push(timer);
+    },
+  };
   view.setAttribute("aria-busy", "true");
   try {
     const content = await choose(where)(context);
-    if (context.isCurrent()) view.replaceChildren(content);
+    if (context.isCurrent()) {
+      view.replaceChildren(content);
+      document.title = `${content.dataset.title ?? "Overview"} · Obsyk`;
+      // Filters applied in the explorer: show its results, not the top of the page.
+      content.querySelector('[data-open="true"]')?.scrollIntoView();
+    }
   } catch (error) {
     if (context.isCurrent()) fail(error);
   } finally {
@@ -95,10 +133,17 @@ signInForm.addEventListener("submit", (event) => {
 });
 
 signOutButton.addEventListener("click", () => {
+  stopTimers();
   signOut();
   hideMessage();
   location.hash = "#/";
   showSignIn();
+});
+
+// The skip link moves focus to the content without touching the URL fragment (the router's).
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  view.focus();
 });
 
 window.addEventListener("hashchange", render);

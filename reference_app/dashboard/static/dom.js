@@ -88,3 +88,58 @@ export function rendered(column, value) {
 export function plural(count, noun) {
   return `${count.toLocaleString("en")} ${noun}${count === 1 ? "" : "s"}`;
 }
+
+// A titled card; `level` 1 for the page's own title.
+export function card(title, ...children) {
+  return h("section", { class: "card" }, h("h2", {}, title), ...children);
+}
+
+// A table that scrolls sideways on a narrow screen instead of breaking the page.
+export function table(headers, rows, props = {}) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h("table", { class: `data ${props.class ?? ""}` }, h("thead", {}, h("tr", {}, headers.map((title) => h("th", { scope: "col" }, title)))), h("tbody", {}, rows)),
+  );
+}
+
+// Breadcrumbs: [label, href] pairs, the last one the current page (no link).
+export function crumbs(...steps) {
+  const items = steps.map(([label, href], index) =>
+    h("li", {}, index === steps.length - 1 || !href ? h("span", { "aria-current": "page" }, label) : h("a", { href }, label)),
+  );
+  return h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("ol", {}, items));
+}
+
+// The banner of a view of the past: what time, and the way back to now.
+export function pastBanner(asOf, nowHref) {
+  return h(
+    "div",
+    { class: "past-banner", role: "status" },
+    h("strong", {}, "Viewing the past: "),
+    "the inventory as it was at ",
+    h("time", { datetime: asOf }, new Date(asOf).toLocaleString("en")),
+    ". ",
+    h("a", { href: nowHref }, "Back to now"),
+  );
+}
+
+// An <input type="datetime-local"> value (local time) as an ISO instant, or "".
+export function isoFromLocal(value) {
+  if (!value) return "";
+  const parsed = new Date(value);
+  return Number.isNaN(parsed.getTime()) ? "" : parsed.toISOString();
+}
+
+// An ISO instant as an <input type="datetime-local"> value, in local time.
+export function localFromIso(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+export function field(label, input) {
+  return h("div", { class: "field" }, h("label", { for: input.id }, label), input);
+}

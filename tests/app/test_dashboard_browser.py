@@ -10,6 +10,7 @@ screen is photographed at desktop and phone width into docs/screenshots/.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -18,7 +19,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +51,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: OBSYK_UPDATE_SCREENSHOTS=1 refreshes docs/screenshots/ (after a UI change);
+#: otherwise the pictures go to a temporary folder, so a test run leaves the tree clean.
+UPDATE_SCREENSHOTS = os.environ.get("OBSYK_UPDATE_SCREENSHOTS") == "1"
+Shoot = Callable[[str], None]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 BIN = Path(sys.executable).parent
@@ -164,15 +169,26 @@ def sign_in(page: Page, token: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def shoot(page: Page, name: str) -> None:
-    """docs/screenshots/<name>-desktop.jpg and -phone.jpg of what the page shows now."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-desktop.jpg"), full_page=True, quality=70)
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return DOCS_SCREENSHOTS if UPDATE_SCREENSHOTS else tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture
+def shoot(page: Page, screenshots: Path) -> Shoot:
+    return lambda name: _shoot(page, screenshots, name)
+
+
+def _shoot(page: Page, folder: Path, name: str) -> None:
+    """<name>-desktop.jpg and -phone.jpg of what the page shows now (see UPDATE_SCREENSHOTS)."""
+    page.screenshot(path=str(folder / f"{name}-desktop.jpg"), full_page=True, quality=70)
     page.set_viewport_size(PHONE)
     # Nothing may stick out sideways at phone width but the tables built to scroll.
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"{name}: {overflow}px wider than the phone screen"
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-phone.jpg"), full_page=True, quality=70)
+    page.screenshot(path=str(folder / f"{name}-phone.jpg"), full_page=True, quality=70)
+    assert (folder / f"{name}-phone.jpg").stat().st_size > 0
+    assert (DOCS_SCREENSHOTS / f"{name}-desktop.jpg").exists(), f"docs/screenshots lacks {name}"
     page.set_viewport_size(DESKTOP)
 
 
@@ -186,7 +202,7 @@ def expect_rows(page: Page, names: list[str]) -> None:
 
 
 def test_overview_shows_totals_clusters_and_the_attention_items(
-    page: Page, server: DemoServer
+    page: Page, server: DemoServer, shoot: Shoot
 ) -> None:
     clusters = {c["name"]: c for c in server.api("/clusters")["items"]}
     attention = server.api("/attention")
@@ -216,23 +232,25 @@ def test_overview_shows_totals_clusters_and_the_attention_items(
     )
     crash = page.locator(".attention-item[data-reason='CrashLoopBackOff']")
     expect(crash).to_contain_text(CRASHING_POD)
-    shoot(page, "overview")
+    shoot("overview")
     crash.get_by_role("link").click()
     expect(page.locator("h1.resource-title")).to_contain_text(CRASHING_POD)
 
 
-def test_filter_to_a_pod_then_its_deployment_and_events(page: Page, server: DemoServer) -> None:
+def test_filter_to_a_pod_then_its_deployment_and_events(
+    page: Page, server: DemoServer, shoot: Shoot
+) -> None:
     sign_in(page, server.token)
     page.get_by_role("link", name="demo-cluster").click()
     expect(page.get_by_role("heading", name="Nodes")).to_be_visible()
     expect(page.locator("table.namespaces tr[data-namespace='shop']")).to_be_visible()
-    shoot(page, "cluster")
+    shoot("cluster")
 
     page.get_by_label("Name contains").fill(CRASHING_POD)
     page.get_by_role("button", name="Apply").click()
     expect(page).to_have_url(re.compile(r"q=storefront"))
     expect_rows(page, [CRASHING_POD])
-    shoot(page, "explorer")
+    shoot("explorer")
     page.get_by_role("link", name=CRASHING_POD, exact=True).click()
 
     expect(page.locator("h1.resource-title")).to_contain_text(CRASHING_POD)
@@ -250,7 +268,7 @@ def test_filter_to_a_pod_then_its_deployment_and_events(page: Page, server: Demo
     events = page.locator("table.events tbody tr")
     expect(events).to_have_count(2)
     expect(events.first).to_contain_text("Back-off restarting failed container web")
-    shoot(page, "resource")
+    shoot("resource")
 
     page.locator("[data-relation='owners']").get_by_role("link", name="Deployment").click()
     expect(page.locator("h1.resource-title")).to_contain_text("storefront")
@@ -262,7 +280,7 @@ def test_filter_to_a_pod_then_its_deployment_and_events(page: Page, server: Demo
     expect(page.get_by_label("Name contains")).to_have_value(CRASHING_POD)
 
 
-def test_history_reads_as_value_changes(page: Page, server: DemoServer) -> None:
+def test_history_reads_as_value_changes(page: Page, server: DemoServer, shoot: Shoot) -> None:
     pod = server.resources(kind="Pod", label_selector="demo.obsyk.dev/revision=3")[0]
     history = server.api(f"/clusters/{server.cluster_id}/resources/{pod['uid']}/history")
     newest = history["items"][-1]
@@ -284,10 +302,12 @@ def test_history_reads_as_value_changes(page: Page, server: DemoServer) -> None:
     shown = json.loads(versions.first.locator("pre.json").text_content() or "")
     assert shown == newest["object"]
     page.locator("#history").scroll_into_view_if_needed()
-    shoot(page, "history")
+    shoot("history")
 
 
-def test_as_of_shows_a_deleted_pod_as_the_past(page: Page, server: DemoServer) -> None:
+def test_as_of_shows_a_deleted_pod_as_the_past(
+    page: Page, server: DemoServer, shoot: Shoot
+) -> None:
     deleted = [p for p in server.resources(kind="Pod", include_deleted="true") if p["deleted_at"]]
     assert deleted
     gone = deleted[0]
@@ -301,13 +321,15 @@ def test_as_of_shows_a_deleted_pod_as_the_past(page: Page, server: DemoServer) -
 
     expect(page.locator(".past-banner")).to_contain_text("Viewing the past")
     expect_rows(page, [gone["name"]])
-    shoot(page, "time-travel")
+    shoot("time-travel")
     page.get_by_role("link", name="Back to now").click()
     expect(page.locator(".past-banner")).to_have_count(0)
     expect(page.locator(".empty")).to_contain_text("Nothing matches these filters")
 
 
-def test_fleet_search_finds_an_image_in_two_clusters(page: Page, server: DemoServer) -> None:
+def test_fleet_search_finds_an_image_in_two_clusters(
+    page: Page, server: DemoServer, shoot: Shoot
+) -> None:
     sign_in(page, server.token)
     page.get_by_role("link", name="Fleet search").click()
     page.get_by_label("Image name contains").fill("storefront")
@@ -323,7 +345,7 @@ def test_fleet_search_finds_an_image_in_two_clusters(page: Page, server: DemoSer
     expect(page.locator("table.resources tbody tr")).to_have_count(5)
     clusters = set(page.locator("table.resources tbody tr td:first-child").all_text_contents())
     assert clusters == {"demo-cluster", DEMO_EDGE_CLUSTER}
-    shoot(page, "fleet-search")
+    shoot("fleet-search")
 
 
 def test_a_second_orgs_data_never_appears(page: Page, server: DemoServer) -> None:
@@ -338,7 +360,7 @@ def test_a_second_orgs_data_never_appears(page: Page, server: DemoServer) -> Non
 
 
 def test_onboarding_wizard_turns_connected_when_the_operator_starts(
-    page: Page, server: DemoServer, tmp_path: Path
+    page: Page, server: DemoServer, shoot: Shoot, tmp_path: Path
 ) -> None:
     sign_in(page, server.token)
     page.get_by_role("link", name="Add a cluster").first.click()
@@ -351,7 +373,7 @@ def test_onboarding_wizard_turns_connected_when_the_operator_starts(
     assert server.url in local and "kubectl apply -k deploy/operator" in (
         page.locator("#command-apply").text_content() or ""
     )
-    shoot(page, "onboarding")
+    shoot("onboarding")
 
     # The key, as the shown heredoc writes it; then the shown local command, against a test cluster.
     pem = secret.split("<<'EOF'\n", 1)[1].split("\nEOF", 1)[0]
@@ -432,7 +454,7 @@ def test_explorer_pages_with_next_and_previous(page: Page, server: DemoServer) -
     expect_rows(page, first_page)
 
 
-def test_a_wrong_token_shows_the_apis_message(page: Page, server: DemoServer) -> None:
+def test_a_wrong_token_shows_the_apis_message(page: Page, server: DemoServer, shoot: Shoot) -> None:
     wrong = "obsyk_pat_not-a-real-token"
     refusal = server.api("/clusters", token=wrong)
     assert refusal["status"] == 401
@@ -442,7 +464,7 @@ def test_a_wrong_token_shows_the_apis_message(page: Page, server: DemoServer) ->
     expect(page.get_by_role("alert")).to_have_text(refusal["message"])
     expect(page.get_by_label("API token")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
-    shoot(page, "sign-in")
+    shoot("sign-in")
 
 
 def test_an_api_error_on_bad_filter_input_is_shown(page: Page, server: DemoServer) -> None:

@@ -125,6 +125,13 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
     run(lambda: create_app(overrides), options)
 
 
+health_file_option = click.option(
+    "--health-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rewrite this JSON file on every turn of the periodic-job loop (for liveness probes).",
+)
+
+
 @cli.command("worker")
 @click.option("--with-scheduler", is_flag=True, help="Also enqueue the periodic jobs.")
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
@@ -134,18 +141,20 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
     default=None,
     help="Serve this worker's Prometheus metrics (staged reconciles, ingested changes) here.",
 )
-def worker(with_scheduler: bool, burst: bool, metrics_port: int | None) -> None:
+@health_file_option
+def worker(
+    with_scheduler: bool, burst: bool, metrics_port: int | None, health_file: Path | None
+) -> None:
     """Run background jobs from the RQ queue (needs OBSYK_REDIS_URL)."""
-    from reference_app.jobs.periodic import build_cron_scheduler, run_cron_loop
-    from reference_app.jobs.worker import make_worker
+    from reference_app.jobs.periodic import SchedulerHealth, run_scheduler
+    from reference_app.jobs.queue import RqJobQueue, redis_connection
+    from reference_app.jobs.worker import NEEDS_REDIS, make_worker, run_worker
     from reference_app.logs import configure_logging
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     configure_logging(get_state(app).settings)
-    try:
-        rq_worker = make_worker(app)
-    except RuntimeError as error:
-        raise click.ClickException(str(error)) from None
+    if not isinstance(get_state(app).jobs, RqJobQueue):
+        raise click.ClickException(NEEDS_REDIS)
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -153,18 +162,35 @@ def worker(with_scheduler: bool, burst: bool, metrics_port: int | None) -> None:
         start_http_server(metrics_port)
     stop = threading.Event()
     if with_scheduler:
-        scheduler = build_cron_scheduler(get_state(app).settings, rq_worker.connection)
-        threading.Thread(target=run_cron_loop, args=(scheduler, stop), daemon=True).start()
+        settings = get_state(app).settings
+        # A connection of its own: rq stretches the worker's socket timeout to its
+        # long dequeue poll, and the scheduler must notice a silent Redis sooner.
+        connection = redis_connection(settings.redis_url)
+        threading.Thread(
+            target=run_scheduler,
+            args=(settings, connection, stop, SchedulerHealth(health_file)),
+            name="obsyk-scheduler",
+            daemon=True,
+        ).start()
     try:
-        rq_worker.work(burst=burst)
+        if burst:
+            make_worker(app).work(burst=True)
+        else:
+            run_worker(app, stop)
     finally:
         stop.set()
 
 
 @cli.command("scheduler")
-def scheduler() -> None:
-    """Enqueue the periodic jobs (recovery, pruning, silence check) on schedule (needs Redis)."""
-    from reference_app.jobs.periodic import build_cron_scheduler
+@health_file_option
+def scheduler(health_file: Path | None) -> None:
+    """Enqueue the periodic jobs (recovery, pruning, silence check) on schedule (needs Redis).
+
+    Runs until SIGTERM or SIGINT; a Redis outage pauses it, never ends it.
+    """
+    import signal
+
+    from reference_app.jobs.periodic import SchedulerHealth, run_scheduler
     from reference_app.jobs.queue import RqJobQueue
     from reference_app.logs import configure_logging
 
@@ -172,7 +198,10 @@ def scheduler() -> None:
     configure_logging(state.settings)
     if not isinstance(state.jobs, RqJobQueue):
         raise click.ClickException("Without OBSYK_REDIS_URL, `obsyk serve` runs periodic jobs.")
-    build_cron_scheduler(state.settings, state.jobs.connection).start()  # type: ignore[no-untyped-call]
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_scheduler(state.settings, state.jobs.connection, stop, SchedulerHealth(health_file))
 
 
 # --------------------------------------------------------------------------- database

@@ -1,22 +1,28 @@
 """Jobs that run on a clock: crash recovery, history pruning, silent-cluster warnings.
 
 Production: ``obsyk scheduler`` (or ``obsyk worker --with-scheduler``) runs
-rq's :class:`~rq.cron.CronScheduler`, which enqueues these on the RQ queue.
-Embedded default: a daemon thread of the app process enqueues them on the
+rq's :class:`~rq.cron.CronScheduler`, which enqueues these on the RQ queue,
+in a loop that outlives Redis outages and, supervised, its own failures
+(:func:`run_scheduler`).  Embedded default: a daemon thread of the app process enqueues them on the
 in-process job thread.  Both use :func:`periodic_jobs`, so the schedule is
 defined once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reference_app.jobs import staleness, tasks
+from reference_app.jobs.supervision import RETRY_MAX_SECONDS, keep_running
 from reference_app.state import get_state
 
 if TYPE_CHECKING:
@@ -30,6 +36,11 @@ log = logging.getLogger(__name__)
 
 HOUR = 3600
 DAY = 24 * HOUR
+#: Longest wait between two turns of a healthy loop (and two health reports); also
+#: how long a Redis outage or restart may go unnoticed between two turns.
+BEAT_SECONDS = 5.0
+#: The job id of the recovery queued when Redis comes back (a waiting one is not queued twice).
+RECOVER_AFTER_OUTAGE_JOB_ID = "periodic:recover_pending:after-outage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +68,127 @@ def build_cron_scheduler(settings: Settings, connection: Redis) -> CronScheduler
     return scheduler
 
 
-def run_cron_loop(scheduler: CronScheduler, stop: threading.Event) -> None:
-    """rq's scheduling loop without its signal handlers, so it can run on a thread."""
-    scheduler.register_birth()
+class SchedulerHealth:
+    """What the scheduling loop is doing, as a log line per change and, optionally, a file.
+
+    ``state`` is ``starting``, ``running``, ``redis_unreachable`` (waiting for
+    Redis, still alive), ``restarting`` (the loop failed and is started again)
+    or ``stopped``.  With a ``path``, every turn of the loop rewrites a small
+    JSON file there (state, since when, restarts, pid), so a probe can tell a
+    live loop (a fresh file) from a dead or hung one (a stale file) without
+    asking Redis, which may be the part that is down.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.state = "starting"
+        self.since = time.time()
+        self.restarts = 0
+
+    def report(self, state: str) -> None:
+        if state != self.state:
+            self.state, self.since = state, time.time()
+        if self.path is None:
+            return
+        document = {
+            "state": self.state,
+            "since": self.since,
+            "beat_at": time.time(),
+            "restarts": self.restarts,
+            "pid": os.getpid(),
+        }
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(document))
+        partial.replace(self.path)  # atomic: a probe never reads half a file
+
+
+def run_scheduler(
+    settings: Settings, connection: Redis, stop: threading.Event, health: SchedulerHealth
+) -> None:
+    """Enqueue the periodic jobs until ``stop``, whatever happens to Redis or to the loop.
+
+    :func:`run_cron_loop` rides out Redis outages itself; anything else that
+    ends it is logged, counted in ``health`` and answered by a fresh loop
+    (:func:`~reference_app.jobs.supervision.keep_running`).  Neither ``obsyk
+    scheduler`` nor the thread of ``obsyk worker --with-scheduler`` therefore
+    ends before it is asked to.
+    """
+
+    def restarting() -> None:
+        health.restarts += 1
+        health.report("restarting")
+
+    try:
+        keep_running(
+            "the periodic scheduler",
+            lambda: run_cron_loop(settings, connection, stop, health),
+            stop,
+            on_restart=restarting,
+        )
+    finally:
+        health.report("stopped")
+
+
+def run_cron_loop(
+    settings: Settings, connection: Redis, stop: threading.Event, health: SchedulerHealth
+) -> None:
+    """rq's scheduling loop, without its signal handlers (it may run on a thread), outage-proof.
+
+    While Redis is unreachable the loop retries with a capped backoff, logging
+    the outage once when it starts and once when it ends.  When Redis is back,
+    or turns out to have restarted between two turns (its ``run_id`` changed),
+    the loop queues ``recover_pending`` at once: jobs the API could not queue
+    during the outage, and those a restarted Redis lost, must not wait for the
+    next recovery interval.
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from obsyk_operator.backoff import Backoff
+    from reference_app.jobs.queue import RqJobQueue
+
+    scheduler = build_cron_scheduler(settings, connection)
+    jobs = RqJobQueue(connection, settings.queue_name)
+    backoff = Backoff(initial=0.5, maximum=RETRY_MAX_SECONDS)
+    redis_run_id: str | None = None  # None until Redis first answered
+    outage_since: float | None = None
     try:
         while not stop.is_set():
-            if scheduler.enqueue_jobs():
-                scheduler.save()
-            scheduler.heartbeat()
-            stop.wait(max(scheduler.calculate_sleep_interval(), 1.0))
+            try:
+                run_id = str(connection.info("server")["run_id"])
+                if redis_run_id is None:
+                    scheduler.register_birth()  # the first turn queues every job anyway
+                elif outage_since is not None or run_id != redis_run_id:
+                    jobs.enqueue(tasks.recover_pending, job_id=RECOVER_AFTER_OUTAGE_JOB_ID)
+                    log.warning(
+                        "Redis is back (unreachable for %.0f s%s); recovery of pending work "
+                        "is queued and the periodic jobs resume",
+                        0 if outage_since is None else time.monotonic() - outage_since,
+                        ", restarted" if run_id != redis_run_id else "",
+                    )
+                redis_run_id, outage_since = run_id, None
+                backoff.reset()
+                if scheduler.enqueue_jobs():
+                    scheduler.save()
+                scheduler.heartbeat()
+                health.report("running")
+                wait = min(max(scheduler.calculate_sleep_interval(), 1.0), BEAT_SECONDS)
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    log.error(
+                        "Redis is unreachable (%s); the periodic jobs wait for it, "
+                        "retrying at least every %.0f s",
+                        error,
+                        RETRY_MAX_SECONDS,
+                    )
+                health.report("redis_unreachable")
+                wait = backoff.next_delay()
+            stop.wait(wait)
     finally:
-        scheduler.register_death()
+        if redis_run_id is not None:
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+                scheduler.register_death()
 
 
 def start_embedded_periodic_jobs(app: Flask) -> None:

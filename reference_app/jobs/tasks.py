@@ -25,10 +25,6 @@ from reference_app.state import get_state
 log = logging.getLogger(__name__)
 
 
-# Parsing and reconciling a big snapshot makes millions of acyclic objects that
-# reference counting frees: the collector is paused for the job, as the agent
-# endpoints pause it for a large body (bench/RESULTS.md, 2026-12-05).
-@gc_paused()
 def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | None:
     """Apply a staged (chunked or large) snapshot in one transaction and drop its chunks.
 
@@ -36,7 +32,27 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
     applies them, so a second run finds none and returns ``None``.  A snapshot
     that is not complete yet (no final chunk, or a gap before it) is left staged;
     one that can never be applied (its chunks no longer parse) is dropped.
+
+    Complete snapshots of the same cluster that arrived before this one and are
+    still staged (their job was lost with Redis, or never reached it) are
+    applied first, oldest first: applied after a newer snapshot, an older one
+    would bring back resources the newer one no longer has.
     """
+    ready = [
+        ready.snapshot_id
+        for ready in get_state().storage.ready_snapshots()  # oldest first
+        if ready.cluster_id == cluster_id
+    ]
+    for earlier in ready[: ready.index(snapshot_id)] if snapshot_id in ready else ():
+        _apply_staged_snapshot(cluster_id, earlier)
+    return _apply_staged_snapshot(cluster_id, snapshot_id)
+
+
+# Parsing and reconciling a big snapshot makes millions of acyclic objects that
+# reference counting frees: the collector is paused for the job, as the agent
+# endpoints pause it for a large body (bench/RESULTS.md, 2026-12-05).
+@gc_paused()
+def _apply_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | None:
     state = get_state()
     staged = state.storage.staged_chunks(cluster_id, snapshot_id)
     if not staged:
@@ -154,8 +170,8 @@ def recover_pending() -> list[str]:
     state = get_state()
     applied: list[str] = []
     for ready in state.storage.ready_snapshots():
-        try:
-            if reconcile_staged_snapshot(ready.cluster_id, ready.snapshot_id) is not None:
+        try:  # in arrival order, as reconcile_staged_snapshot would take them
+            if _apply_staged_snapshot(ready.cluster_id, ready.snapshot_id) is not None:
                 applied.append(ready.snapshot_id)
         except Exception:
             # One bad snapshot must not keep the others from being applied.

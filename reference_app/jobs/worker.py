@@ -5,26 +5,47 @@ process, each in a fresh app context, reusing the app's storage connection
 pool (a forked work-horse would inherit the parent's database connections,
 which is unsafe).  What a killed worker leaves behind is re-run by
 ``recover_pending``, so not forking costs no durability.
+
+:func:`run_worker` keeps it working through Redis outages: rq waits for
+Redis while it waits for a job, but quits when Redis fails at any other
+moment (in the middle of a job's bookkeeping), and then a fresh worker starts.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from types import FrameType
 from typing import Any
 
 from flask import Flask
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 
 from reference_app.jobs.queue import RqJobQueue
+from reference_app.jobs.supervision import RETRY_MAX_SECONDS, keep_running
 from reference_app.state import get_state
+
+NEEDS_REDIS = "obsyk worker needs OBSYK_REDIS_URL: without it jobs run in-process"
 
 
 class AppWorker(SimpleWorker):
     """rq's non-forking worker, running each job inside ``app.app_context()``."""
 
     app: Flask
+    #: Set when a signal asks the worker to stop, so it is not started again.
+    stopping: threading.Event | None = None
+    #: rq's longest wait between two attempts to reach Redis (its default is 60 s).
+    max_connection_wait_time = RETRY_MAX_SECONDS
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping is not None:
+            self.stopping.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         with self.app.app_context():
@@ -36,7 +57,26 @@ def make_worker(app: Flask, **kwargs: Any) -> AppWorker:
     """A worker on the app's queue and Redis connection."""
     jobs = get_state(app).jobs
     if not isinstance(jobs, RqJobQueue):
-        raise RuntimeError("obsyk worker needs OBSYK_REDIS_URL: without it jobs run in-process")
+        raise RuntimeError(NEEDS_REDIS)
     worker = AppWorker([jobs.queue], connection=jobs.connection, **kwargs)
     worker.app = app
     return worker
+
+
+def run_worker(app: Flask, stop: threading.Event) -> None:
+    """Work until SIGTERM/SIGINT (or ``stop``), a fresh worker after each failure of the last."""
+
+    def work() -> None:
+        worker = make_worker(app)
+        worker.stopping = stop
+        try:
+            worker.work()
+        finally:
+            # rq's teardown stops the command-channel thread only after telling Redis
+            # the worker died; with Redis down it never gets there, and the thread
+            # would retry its subscription forever next to the new worker's.
+            if worker.pubsub_thread is not None:
+                with contextlib.suppress(Exception):
+                    worker.pubsub_thread.stop()
+
+    keep_running("the RQ worker", work, stop, expected=(RedisConnectionError, RedisTimeoutError))

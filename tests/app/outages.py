@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -150,3 +152,45 @@ class SilentProxy:
                     with contextlib.suppress(OSError):
                         closing.close()
         selector.close()
+
+
+class ObsykProcess:
+    """One ``obsyk`` command running in a process of its own, its output kept in a file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], logs: Path) -> None:
+        logs.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = logs / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reference_app.cli", *args],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def pause(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as a deployment stops it; the exit code (killed if it does not stop)."""
+        if self.alive():
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._log.close()
+        code: int = self.process.returncode
+        return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import threading
 import time
@@ -22,7 +23,7 @@ from reference_app import create_app
 from reference_app.app import close_app
 from reference_app.auth.credentials import register_cluster
 from reference_app.jobs import tasks
-from reference_app.jobs.queue import ThreadJobQueue
+from reference_app.jobs.queue import RqJobQueue, ThreadJobQueue
 from reference_app.state import get_state
 
 
@@ -179,6 +180,29 @@ def test_recover_pending_applies_a_snapshot_whose_job_was_lost(
     assert snapshot_id in applied
     assert snapshot_id not in again
     assert live_names(state.storage, cluster_id) == {"a", "b", "c"}
+
+
+def test_a_newer_snapshot_applies_the_older_ones_still_staged_first(
+    app: Flask, cluster: ClusterKeys
+) -> None:
+    # "old"'s job was lost with Redis; "new"'s job runs first.  Applied after
+    # "new", "old" would bring back "a" and "b", which the cluster no longer has.
+    state = get_state(app)
+    cluster_id = cluster.cluster.id
+    earlier = datetime.now(UTC) - timedelta(seconds=30)
+    stage(state.storage, cluster_id, "old", 0, True, {"namespaces": namespaces("a", "b")}, earlier)
+    stage(state.storage, cluster_id, "new", 0, True, {"namespaces": namespaces("c")})
+
+    with app.app_context():
+        result = tasks.reconcile_staged_snapshot(cluster_id, "new")
+        assert tasks.recover_pending() == []
+
+    assert result is not None and result.added == 1
+    assert live_names(state.storage, cluster_id) == {"c"}
+    assert [v.change for v in state.storage.resource_history(cluster_id, "uid-a")] == [
+        "added",
+        "deleted",
+    ]
 
 
 def test_chunks_after_the_final_one_are_not_part_of_the_snapshot(
@@ -361,7 +385,6 @@ def test_rq_scheduler_recovers_a_snapshot_lost_with_its_queue(postgres_app: Flas
     from app_support import drain_jobs, new_cluster, new_org
 
     from reference_app.jobs.periodic import build_cron_scheduler
-    from reference_app.jobs.queue import RqJobQueue
 
     state = get_state(postgres_app)
     assert isinstance(state.jobs, RqJobQueue)
@@ -380,8 +403,6 @@ def test_rq_scheduler_recovers_a_snapshot_lost_with_its_queue(postgres_app: Flas
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_rq_queue_does_not_queue_a_waiting_job_twice(postgres_app: Flask) -> None:
-    from reference_app.jobs.queue import RqJobQueue
-
     jobs = get_state(postgres_app).jobs
     assert isinstance(jobs, RqJobQueue)
     job_id = f"reconcile-staged:c1:{uuid.uuid4()}"  # colons are not valid in RQ ids
@@ -391,3 +412,61 @@ def test_rq_queue_does_not_queue_a_waiting_job_twice(postgres_app: Flask) -> Non
 
     assert first is not None and second is None
     assert jobs.queue.count == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_failed_scheduler_loop_is_started_again_and_its_health_says_so(
+    postgres_app: Flask,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from rq.cron import CronScheduler
+
+    from reference_app.jobs.periodic import SchedulerHealth, run_scheduler
+
+    # One failure no outage explains (a bug, a surprise from rq), then a working loop.
+    failures = [RuntimeError("injected scheduler failure")]
+    enqueue_jobs = CronScheduler.enqueue_jobs
+
+    def fail_once(self: CronScheduler) -> list[Any]:
+        if failures:
+            raise failures.pop()
+        return enqueue_jobs(self)
+
+    monkeypatch.setattr(CronScheduler, "enqueue_jobs", fail_once)
+    state = get_state(postgres_app)
+    health_file = tmp_path / "scheduler.json"
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_scheduler,
+        args=(state.settings, state.jobs.connection, stop, SchedulerHealth(health_file)),
+    )
+    with caplog.at_level(logging.ERROR):
+        thread.start()
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not _reports(health_file, "running", 1):
+                time.sleep(0.1)
+            assert _reports(health_file, "running", 1)
+        finally:
+            stop.set()
+            thread.join(10)
+
+    assert not thread.is_alive()
+    assert _reports(health_file, "stopped", 1)
+    [failure] = [r for r in caplog.records if "scheduler failed" in r.getMessage()]
+    assert failure.exc_info is not None and "injected" in str(failure.exc_info[1])
+    assert isinstance(state.jobs, RqJobQueue)
+    queued = {job.func_name for job in state.jobs.queue.jobs}
+    assert "reference_app.jobs.tasks.recover_pending" in queued  # the new loop schedules
+
+
+def _reports(health_file: Path, state: str, restarts: int) -> bool:
+    """The health file says ``state`` after ``restarts`` restarts."""
+    try:
+        health = json.loads(health_file.read_text())
+    except FileNotFoundError:
+        return False
+    return bool(health["state"] == state and health["restarts"] == restarts)

@@ -51,21 +51,30 @@ CLIENT_DEFAULTS: dict[str, Any] = {
 }
 
 
-def redis_client(url: str) -> tuple[redis.Redis, str]:
-    """A client for a Redis URL with :data:`CLIENT_DEFAULTS`, and the URL's key ``prefix``.
+def client_options() -> dict[str, Any]:
+    """Keyword arguments for ``redis.Redis.from_url``: :data:`CLIENT_DEFAULTS` and the retry rule.
 
     A failed command is retried once, on a fresh connection, when the
     connection broke (a pooled connection to a Redis that restarted), never
     when it timed out: a Redis that does not answer fails after one
-    ``socket_timeout``, not after redis-py's default ten retries of it.
+    ``socket_timeout``, not after redis-py's default ten retries of it.  For
+    every Redis client of the platform, the library-made ones (rate limits)
+    included; options in the URL win.
     """
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    client_url, prefix = split_prefix(url)
     retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
-    return redis.Redis.from_url(client_url, **{**CLIENT_DEFAULTS, "retry": retry}), prefix
+    return {**CLIENT_DEFAULTS, "retry": retry}
+
+
+def redis_client(url: str) -> tuple[redis.Redis, str]:
+    """A client for a Redis URL with :func:`client_options`, and the URL's key ``prefix``."""
+    import redis
+
+    client_url, prefix = split_prefix(url)
+    return redis.Redis.from_url(client_url, **client_options()), prefix
 
 
 class RedisCache(Cache):

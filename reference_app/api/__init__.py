@@ -85,14 +85,15 @@ _UNAVAILABLE: dict[type[Exception], tuple[str, str]] = {
         "cache_unavailable",
         "The platform's cache is temporarily unavailable; retry later.",
     ),
-    # The cache turns its own Redis failures into CacheError; these are the job queue's.
+    # The cache turns its own Redis failures into CacheError; these are the other
+    # users' of Redis (the job queue, the rate limits).
     RedisConnectionError: (
-        "queue_unavailable",
-        "The platform's job queue is temporarily unavailable; retry later.",
+        "redis_unavailable",
+        "The platform's Redis is temporarily unavailable; retry later.",
     ),
     RedisTimeoutError: (
-        "queue_unavailable",
-        "The platform's job queue is temporarily unavailable; retry later.",
+        "redis_unavailable",
+        "The platform's Redis is temporarily unavailable; retry later.",
     ),
 }
 

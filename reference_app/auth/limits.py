@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from obsyk_plugins.redis_cache import split_prefix
+from obsyk_plugins.redis_cache import client_options, split_prefix
 from reference_app.config import Settings
 
 LIMITED_BLUEPRINTS = ("auth", "oauth")
@@ -44,12 +44,15 @@ def _identity() -> str:
 def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     if settings.redis_url:
         storage_uri, prefix = split_prefix(settings.redis_url)
+        # The platform's timeouts: a silent Redis must fail the request, not hang it.
+        options = client_options()
     else:
-        storage_uri, prefix = "memory://", ""
+        storage_uri, prefix, options = "memory://", "", {}
     limiter = Limiter(
         get_remote_address,
         app=app,
         storage_uri=storage_uri,
+        storage_options=options,
         key_prefix=f"{prefix}limits",
         headers_enabled=True,
         default_limits=[],

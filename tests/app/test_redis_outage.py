@@ -24,10 +24,14 @@ from app_support import (
 )
 from flask import Flask
 from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from outages import PrivateRedis, SilentProxy
 
+from obsyk_core.cache import CacheError
 from reference_app import create_app
 from reference_app.app import close_app
+from reference_app.auth.assertion_rules import check_claims
 from reference_app.jobs import tasks
 from reference_app.state import get_state
 
@@ -79,11 +83,16 @@ def grant_forms(keys: ClusterKeys) -> dict[str, dict[str, str]]:
     }
 
 
-def assert_unavailable(response: Any, code: str) -> None:
+#: What a request that needs Redis answers while it is down: the rate limits (Flask-Limiter's
+#: own client) fail before the view, the replay cache in it.
+REDIS_DOWN = ("redis_unavailable", "cache_unavailable")
+
+
+def assert_unavailable(response: Any, codes: tuple[str, ...]) -> None:
     assert response.status_code == 503, response.get_json()
     assert response.headers["Retry-After"] == "5"
     body = response.get_json()
-    assert (body["code"], body["status"]) == (code, 503)
+    assert body["code"] in codes and body["status"] == 503
     assert "temporarily unavailable" in body["message"]
     assert "access_token" not in body
 
@@ -98,7 +107,7 @@ def test_token_grant_is_refused_with_503_while_the_replay_cache_is_down(
     redis_server.kill()
 
     for form in grant_forms(keys).values():
-        assert_unavailable(client.post("/oauth/token", data=form), "cache_unavailable")
+        assert_unavailable(client.post("/oauth/token", data=form), REDIS_DOWN)
 
     redis_server.restart()
     for form in grant_forms(keys).values():
@@ -126,7 +135,7 @@ def test_a_silent_redis_ends_the_request_in_a_503_after_its_socket_timeout(
         close_app(app)
         proxy.close()
 
-    assert_unavailable(response, "cache_unavailable")
+    assert_unavailable(response, REDIS_DOWN)
     assert elapsed < 3.0  # one socket_timeout, not redis-py's ten retries of it
 
 
@@ -146,4 +155,19 @@ def test_a_job_queue_failure_on_a_request_path_is_a_503_too(
     outage_app.add_url_rule("/queue-now", view_func=queue_now)
     redis_server.kill()
 
-    assert_unavailable(outage_app.test_client().get("/queue-now"), "queue_unavailable")
+    assert_unavailable(outage_app.test_client().get("/queue-now"), ("redis_unavailable",))
+
+
+def test_the_replay_check_refuses_rather_than_skips_when_the_cache_is_down(
+    outage_app: Flask, redis_server: PrivateRedis
+) -> None:
+    # Whatever answers first on the token route, the jti check itself never
+    # lets an assertion through unchecked: it fails with the cache.
+    keys = new_cluster(outage_app, new_org(outage_app))
+    token = jwt.decode(
+        assertion(keys.private_key_pem, keys.client_id), ECKey.import_key(keys.private_key_pem)
+    )
+    redis_server.kill()
+
+    with pytest.raises(CacheError):
+        check_claims(token.claims, get_state(outage_app).cache)

@@ -115,6 +115,14 @@ class PeopleStore(abc.ABC):
     def find_org_by_workos_id(self, workos_org_id: str) -> Organization | None: ...
 
     @abc.abstractmethod
+    def delete_org(self, org_id: str) -> bool:
+        """Remove an org with everything in it: clusters (with their inventory, history,
+        credentials and staging), memberships, API tokens, sessions, invitations, audit log.
+
+        Users stay (they may belong to other orgs).  False when there is no such org.
+        """
+
+    @abc.abstractmethod
     def update_user(
         self,
         user_id: str,

@@ -63,6 +63,24 @@ class MemoryPeople(PeopleStore):
                 (o for o in self._data.orgs.values() if o.workos_org_id == workos_org_id), None
             )
 
+    def delete_org(self, org_id: str) -> bool:
+        data = self._data
+        with data.lock:
+            if data.orgs.pop(org_id, None) is None:
+                return False
+            for cluster in [c for c in data.clusters.values() if c.org_id == org_id]:
+                self.delete_cluster(org_id, cluster.id)  # type: ignore[attr-defined]
+            for pair in [pair for pair in data.memberships if pair[0] == org_id]:
+                del data.memberships[pair]
+            for token_id in [t.id for t in data.tokens.values() if t.org_id == org_id]:
+                del data.tokens[token_id]
+            for id_hash in [s.id_hash for s in data.sessions.values() if s.org_id == org_id]:
+                del data.sessions[id_hash]
+            for invitation in [i for i in data.invitations.values() if i.org_id == org_id]:
+                del data.invitations[invitation.id]
+            data.audit[:] = [entry for entry in data.audit if entry.org_id != org_id]
+            return True
+
     def update_user(
         self,
         user_id: str,

@@ -203,3 +203,30 @@ class PeopleConformance(ConformanceBase):
             AuditQuery(org.id, since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
         )
         assert [e.id for e in timed] == ["e2", "e1"]
+
+    def test_deleting_an_org_removes_everything_in_it_and_nothing_else(
+        self, obsyk_storage: Storage
+    ) -> None:
+        org, other = self.new_org(obsyk_storage), self.new_org(obsyk_storage)
+        ann = obsyk_storage.ensure_user("ann@x.io")
+        for each in (org, other):
+            obsyk_storage.set_membership(each.id, ann.id, "owner")
+            obsyk_storage.create_api_token(each.id, ann.id, each.id[:8] + "t" * 56, "t")
+            obsyk_storage.create_session(_session(ann.id, each.id))
+            obsyk_storage.create_cluster(each.id, "prod")
+            obsyk_storage.append_audit(
+                AuditEntry(
+                    uuid.uuid4().hex, each.id, T0, "user", ann.id, None, "org.updated", None, None
+                )
+            )
+        assert obsyk_storage.delete_org(org.id)
+        assert not obsyk_storage.delete_org(org.id)
+        assert obsyk_storage.get_org(org.id) is None
+        assert obsyk_storage.list_clusters(org.id) == []
+        assert obsyk_storage.list_members(org.id) == []
+        assert obsyk_storage.list_api_tokens(org.id) == []
+        assert obsyk_storage.list_audit(AuditQuery(org.id)) == []
+        assert obsyk_storage.get_user(ann.id) is not None
+        assert [o.id for _, o in obsyk_storage.list_user_orgs(ann.id)] == [other.id]
+        assert len(obsyk_storage.list_clusters(other.id)) == 1
+        assert len(obsyk_storage.list_audit(AuditQuery(other.id))) == 1

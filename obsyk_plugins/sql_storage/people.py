@@ -128,6 +128,14 @@ class SqlPeople(PeopleStore):
             ).first()
         return None if row is None else rows.organization(row)
 
+    def delete_org(self, org_id: str) -> bool:
+        # Every table of an org's data references it ON DELETE CASCADE.
+        with self._writing() as connection:
+            result = connection.execute(
+                delete(OrganizationModel).where(OrganizationModel.id == org_id)
+            )
+        return bool(result.rowcount)
+
     def update_user(
         self,
         user_id: str,

@@ -26,7 +26,7 @@ EXPECTED_PATHS = {
     "/api/v1/kinds": {"get"},
     "/api/v1/me": {"get"},
     "/api/v1/me/organization": {"put"},
-    "/api/v1/org": {"get", "patch"},
+    "/api/v1/org": {"get", "patch", "delete"},
     "/api/v1/members": {"get"},
     "/api/v1/members/{user_id}": {"patch", "delete"},
     "/api/v1/invitations": {"get", "post"},

@@ -241,3 +241,19 @@ def test_auth_endpoints_are_rate_limited_and_agent_endpoints_are_not(tmp_path: P
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
     assert token_answers[-1] == 429 and 429 not in token_answers[:3]
     assert 429 not in heartbeat  # 401s: not signed in, but never limited
+
+
+def test_an_owner_deletes_the_org_after_confirming_its_name(
+    app: Flask, org: Organization, as_role: Callable[[str], Caller]
+) -> None:
+    owner, viewer = as_role("owner"), as_role("viewer")
+    cluster = owner("POST", "/api/v1/clusters", {"name": "doomed"}).get_json()["cluster_id"]
+
+    unconfirmed = owner("DELETE", "/api/v1/org", confirm="not-the-name")
+    assert unconfirmed.status_code == 422 and "confirm" in unconfirmed.get_json()["errors"]
+    assert owner("DELETE", "/api/v1/org", confirm=org.name).status_code == 204
+
+    storage = get_state(app).storage
+    assert storage.get_org(org.id) is None and storage.get_cluster(org.id, cluster) is None
+    assert viewer("GET", "/api/v1/me").status_code == 401
+    assert owner("GET", "/api/v1/clusters").status_code == 401

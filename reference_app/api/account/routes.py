@@ -5,11 +5,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 
 from obsyk_core.storage import ConflictError
-from reference_app.api.account.schemas import MeSchema, OrgSchema, OrgUpdateSchema, SwitchOrgSchema
+from reference_app.api.account.schemas import (
+    MeSchema,
+    OrgDeleteArgsSchema,
+    OrgSchema,
+    OrgUpdateSchema,
+    SwitchOrgSchema,
+)
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.auth import audit
@@ -107,3 +113,33 @@ class Org(MethodView):
             abort_json(409, str(error), code="conflict")
         audit.record("org.updated", target=("org", org_id), details=data)
         return org
+
+    @requires(Permission.DELETE_ORG)
+    @blp.arguments(OrgDeleteArgsSchema, location="query")
+    @blp.response(204)
+    @blp.alt_response(403, schema=ErrorSchema, description="Owners only")
+    @blp.alt_response(422, schema=ErrorSchema, description="`confirm` is not the org's name")
+    @blp.doc(security=[{"bearer": []}, {"session": []}])
+    def delete(self, args: dict[str, Any]) -> None:
+        """Delete your organization with all its clusters, inventory, members' access and log.
+
+        `confirm` must be the organization's name.  Its members' tokens and
+        sessions stop working at once; their accounts stay (other orgs).
+        """
+        state = get_state()
+        caller = current_user()
+        org = state.storage.get_org(caller.org_id)
+        if org is None or args["confirm"] != org.name:
+            abort_json(
+                422,
+                "Pass the organization's name as `confirm` to delete it.",
+                errors={"confirm": ["Must be the organization's name."]},
+            )
+        clusters = state.storage.list_clusters(org.id)
+        credentials = {c.id: state.storage.list_credentials(c.id) for c in clusters}
+        state.storage.delete_org(org.id)
+        for cluster_id, its_credentials in credentials.items():
+            state.forget_cluster(cluster_id, [c.client_id for c in its_credentials])
+        current_app.logger.warning(
+            "organization %s (%s) deleted by user %s", org.name, org.id, caller.user_id
+        )

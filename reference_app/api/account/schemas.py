@@ -41,6 +41,12 @@ class OrgSchema(ma.Schema):
     )
 
 
+class OrgDeleteArgsSchema(ma.Schema):
+    confirm = ma.fields.String(
+        required=True, metadata={"description": "The organization's name, to confirm"}
+    )
+
+
 class OrgUpdateSchema(ma.Schema):
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
     workos_organization_id = ma.fields.String(

@@ -30,7 +30,11 @@ class Settings:
         "",
         "Where the inventory lives. `sqlite:///path`, `postgresql://…` or "
         "`postgresql+psycopg://…` (both psycopg 3), or `memory://` (lost on exit). "
-        "The URL scheme picks the storage plugin.",
+        "The URL scheme picks the storage plugin. PostgreSQL connections give up "
+        "connecting after 10 s, fail after 30 s of unacknowledged data and probe a "
+        "quiet server every 10 s after 30 s (closed after 3 unanswered probes); libpq "
+        "parameters in the URL change that (`?connect_timeout=5&keepalives_idle=10`, "
+        "also `keepalives_interval`, `keepalives_count`, `tcp_user_timeout` in ms).",
         shown="sqlite:///<instance>/obsyk.sqlite3",
     )
     redis_url: str = setting(

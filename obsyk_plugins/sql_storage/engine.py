@@ -11,7 +11,10 @@ request.  A connection that died in the pool (server restart, killed backend)
 instead fails its first statement; SQLAlchemy recognises the disconnect and
 invalidates it together with every older pooled connection, ``storage_errors``
 turns the failure into :class:`~obsyk_core.storage.StorageError` (the app
-answers 503, clients retry), and the next checkout connects afresh.
+answers 503, clients retry), and the next checkout connects afresh.  A server
+that vanishes without closing anything (a partition, a dead host) is found by
+the connection's own limits, :data:`POSTGRES_NETWORK_LIMITS`, instead of
+leaving a request waiting on a socket for the kernel's two hours.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import sqlite3
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from obsyk_plugins.sql_storage.urls import is_sqlite_memory, sqlalchemy_url
@@ -28,7 +31,18 @@ from obsyk_plugins.sql_storage.urls import is_sqlite_memory, sqlalchemy_url
 #: Execution option naming the SQLite BEGIN mode for a connection's next transaction.
 SQLITE_BEGIN_OPTION = "obsyk_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-POSTGRES_CONNECT_TIMEOUT_S = 10
+#: libpq parameters bounding a network failure; the URL's own (``?keepalives_idle=10``) win.
+#: A connection attempt gives up after 10 s; data the server does not acknowledge
+#: fails the connection after 30 s, and a connection waiting on a silent server
+#: is probed after 30 s of quiet, every 10 s, and closed after 3 unanswered probes.
+POSTGRES_NETWORK_LIMITS: dict[str, int] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 #: Connections kept open per process.  SQLAlchemy's default (5 + 10 overflow)
 #: closes every connection above 5 when it is returned, so ``obsyk serve``'s 8
 #: threads per worker would connect afresh (a new backend process) on busy
@@ -45,12 +59,11 @@ def create_storage_engine(url: str) -> Engine:
     common: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if target.startswith("sqlite"):
         return _sqlite_engine(url, target, common)
+    given = set(make_url(target).query)
+    limits = {name: value for name, value in POSTGRES_NETWORK_LIMITS.items() if name not in given}
     return create_engine(
         target,
-        connect_args={
-            "options": "-c timezone=UTC",
-            "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
-        },
+        connect_args={"options": "-c timezone=UTC", **limits},
         pool_size=POSTGRES_POOL_SIZE,
         **common,
     )

@@ -175,14 +175,34 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def configure_logging(level: str) -> None:
-    """One JSON object per line on stderr, the format log collectors expect."""
+    """One JSON object per line on stderr, the format log collectors expect.
+
+    Libraries' standard-library log records (urllib3's, the kubernetes
+    client's) are rendered as the same JSON lines, with their logger's name.
+    """
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(level=numeric, format="%(message)s", stream=sys.stderr)
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                timestamper,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    logging.basicConfig(level=numeric, handlers=[handler])
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],

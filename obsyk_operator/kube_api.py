@@ -59,15 +59,25 @@ def collection_path(group: str, version: str, plural: str, namespace: str | None
     return f"{prefix}/{plural}"
 
 
-def load_api_client(kubeconfig: str | None) -> k8s_client.ApiClient:
-    """An ApiClient from a kubeconfig file, or from the pod's service account when ``None``."""
+def load_api_client(
+    kubeconfig: str | None, *, pool_size: int | None = None
+) -> k8s_client.ApiClient:
+    """An ApiClient from a kubeconfig file, or from the pod's service account when ``None``.
+
+    ``pool_size``: connections kept open to the API server.  Every watch holds
+    one for minutes, so the client's default (five per CPU) is too few for
+    one watch per kind: urllib3 then opens extra connections and, as each is
+    returned, discards it with a "Connection pool is full" warning.
+    """
+    configuration = k8s_client.Configuration()
+    if pool_size is not None:
+        configuration.connection_pool_maxsize = pool_size
     # The kubernetes package has no type hints: these calls are untyped by necessity.
     if kubeconfig:
         api_client: k8s_client.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig
+            config_file=kubeconfig, client_configuration=configuration
         )
         return api_client
-    configuration = k8s_client.Configuration()
     k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     return k8s_client.ApiClient(configuration)
 

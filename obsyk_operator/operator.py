@@ -45,6 +45,10 @@ from obsyk_operator.watching import KindWatcher, NamespaceFilter
 log = structlog.get_logger(__name__)
 
 
+#: Connections kept for requests other than watches (see ``load_api_client``).
+_SHORT_REQUEST_CONNECTIONS = 4
+
+
 class StartupError(Exception):
     """The operator cannot start; the message is the one line the user needs."""
 
@@ -181,8 +185,11 @@ class Operator:
         s = self.settings
         kinds = select_kinds(self.registry, s.selection)
         private_key = load_private_key(s.platform.private_key_pem)
+        # One connection per watch, held for minutes, plus a few for the short requests
+        # (discovery, the Lease, the HMAC key Secret) made while every watch is open.
+        watches = sum(len(watch_scopes(kind, s.selection)) for kind in kinds)
         kube = self._kube or KubeApi(
-            load_api_client(s.kube.kubeconfig),
+            load_api_client(s.kube.kubeconfig, pool_size=watches + _SHORT_REQUEST_CONNECTIONS),
             request_timeout=s.kube.request_timeout,
             watch_timeout_seconds=s.kube.watch_timeout_seconds,
         )

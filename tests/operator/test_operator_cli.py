@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import structlog
 from fake_platform import FakePlatform
 
 from obsyk_operator import cli
+from obsyk_operator.operator import Operator
 from obsyk_operator.testing.kube_server import KubeServer
 
 
@@ -188,3 +191,40 @@ def test_health_and_metrics_endpoints(
     assert 'obsyk_operator_objects{kind="Pod"} 1.0' in text
     assert "obsyk_operator_seconds_since_last_heartbeat" in text
     assert "obsyk_operator_send_seconds_bucket" in text
+
+
+def test_library_log_records_are_json_lines_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """urllib3's and the kubernetes client's standard-library records: the same JSON lines."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers.clear()  # as in a fresh process (pytest installs its own)
+    try:
+        cli.configure_logging("info")
+        pool = logging.getLogger("urllib3.connectionpool")
+        pool.warning("Connection pool is full, discarding connection: %s", "10.0.0.1")
+        structlog.get_logger("obsyk_operator.test").info("operator stopped")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(line["level"], line["event"]) for line in lines] == [
+        ("warning", "Connection pool is full, discarding connection: 10.0.0.1"),
+        ("info", "operator stopped"),
+    ]
+    assert lines[0]["logger"] == "urllib3.connectionpool" and "timestamp" in lines[0]
+
+
+def test_watching_every_kind_keeps_its_connections_in_the_pool(
+    platform: FakePlatform,
+    kube: KubeServer,
+    start_operator: Callable[..., Operator],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A watch per kind (20) outnumbers the client's default pool (5 per CPU): sized for them."""
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        operator = start_operator(kinds=None)
+        platform.wait_for(lambda: platform.bodies("/snapshot"))
+        assert len(operator.watchers) == 20
+        operator.stop()
+
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

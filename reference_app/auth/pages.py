@@ -6,6 +6,7 @@ redirects.  A refused sign-in creates nothing: no user, no session.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import secrets
 from typing import Any
@@ -115,6 +116,7 @@ def login() -> Any:
         "login.html",
         dev=form_provider() is not None,
         next=next_path,
+        invitation=invitation or "",
         demo_members=current_app.config.get("OBSYK_DEMO_MEMBERS", ()),
     )
 
@@ -137,7 +139,7 @@ def callback() -> Any:
         identity = provider.authenticate(request.args.get("code", ""))
     except SignInRefused as error:
         return _refusal(401, "Sign-in failed", str(error))
-    response = _complete(identity, saved["next"])
+    response = _complete(identity, saved["next"], saved.get("inv"))
     response.delete_cookie(STATE_COOKIE, path="/auth/")
     return response
 
@@ -169,7 +171,11 @@ def dev_login() -> Any:
         return _refusal(
             403, "Not a member", f"{email or 'This email'} is not a member of any organization."
         )
-    return _complete(provider.identity(user.email), _safe_next(request.form.get("next")))
+    return _complete(
+        provider.identity(user.email),
+        _safe_next(request.form.get("next")),
+        request.form.get("invitation"),
+    )
 
 
 def _cross_site() -> bool:
@@ -186,10 +192,26 @@ def _cross_site() -> bool:
     return bool(origin) and origin != "null" and origin != request.host_url.rstrip("/")
 
 
-def _complete(identity: Identity, next_path: str) -> Any:
+def _invited_org(secret: str | None, identity: Identity) -> str | None:
+    """The org of the accept link's invitation, when it was made for this person's email."""
+    if not secret:
+        return None
+    token_hash = hashlib.sha256(secret.encode()).hexdigest()
+    invitation = get_state().storage.find_invitation_by_token(token_hash)
+    if invitation is None or invitation.email.casefold() != identity.email.casefold():
+        return None
+    return invitation.org_id
+
+
+def _complete(identity: Identity, next_path: str, invitation: str | None = None) -> Any:
     state = get_state()
     try:
-        signed_in = resolve_sign_in(state.storage, identity, signup=state.settings.signup)
+        signed_in = resolve_sign_in(
+            state.storage,
+            identity,
+            signup=state.settings.signup,
+            preferred_org=_invited_org(invitation, identity),
+        )
     except NotInvited:
         return _refusal(
             403,

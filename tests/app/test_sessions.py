@@ -305,3 +305,33 @@ def test_the_periodic_job_prunes_ended_sessions(
 
     assert storage.get_session(ended) is None
     assert live_client.get("/api/v1/me").status_code == 200
+
+
+def test_an_accept_link_signs_the_invited_person_into_the_inviting_org(
+    dev_app: Flask, client: FlaskClient, org: Organization
+) -> None:
+    from reference_app.auth.membership import invite
+
+    storage = get_state(dev_app).storage
+    email = _member(dev_app, org, "viewer")
+    inviting = storage.create_org(f"{org.name}-inviting")
+    issued = invite(
+        storage,
+        inviting.id,
+        email,
+        "admin",
+        caller_role="owner",
+        invited_by=None,
+        public_url="https://obsyk.test",
+    )
+    assert issued.accept_url is not None
+    secret = issued.accept_url.split("invitation=", 1)[1]
+    page = client.get(f"/auth/login?invitation={secret}").get_data(as_text=True)
+    assert f'name="invitation" value="{secret}"' in page
+
+    client.post("/auth/dev-login", data={"email": email, "invitation": secret})
+
+    me = client.get("/api/v1/me").get_json()
+    assert me["organization"] == {"id": inviting.id, "name": inviting.name, "role": "admin"}
+    assert {o["id"] for o in me["organizations"]} == {org.id, inviting.id}
+    assert storage.get_invitation(issued.invitation.id).state == "accepted"  # type: ignore[union-attr]

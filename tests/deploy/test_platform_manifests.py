@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import kubernetes_validate
@@ -71,6 +74,26 @@ def test_replicas_per_overlay(tree: str, min_api: int, workers: int) -> None:
     # Exactly one scheduler, even while a new version rolls out.
     assert scheduler["spec"]["replicas"] == 1
     assert scheduler["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_scheduler_liveness_probe_reads_the_health_file_it_writes(tmp_path: Path) -> None:
+    # The probe restarts a dead or hung loop (a stale file), never one that waits
+    # out an outage (it keeps rewriting the file): run the rendered probe for real.
+    scheduler = find(render("platform-prod"), "Deployment", "obsyk-scheduler")
+    [container] = scheduler["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    health_file = args[args.index("--health-file") + 1]
+    command = container["livenessProbe"]["exec"]["command"]
+    assert health_file in command[-1]
+    probe = [*command[:-1], command[-1].replace(health_file, str(tmp_path / "health.json"))]
+
+    (tmp_path / "health.json").write_text("{}")
+    assert subprocess.run(probe, check=False).returncode == 0
+    two_minutes_ago = time.time() - 120
+    os.utime(tmp_path / "health.json", (two_minutes_ago, two_minutes_ago))
+    assert subprocess.run(probe, check=False).returncode != 0
+    (tmp_path / "health.json").unlink()
+    assert subprocess.run(probe, check=False).returncode != 0
 
 
 def test_migration_job_runs_before_the_rollout_and_after_the_datastores() -> None:

@@ -22,6 +22,7 @@ report at least the parent's size.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -138,21 +139,30 @@ def list_models(api_client: k8s_client.ApiClient, page_size: int) -> int:
             return len(store)
 
 
-PATHS = {"ours": list_ours, "models": list_models}
+def list_ours_collector_on(api_client: k8s_client.ApiClient, page_size: int) -> int:
+    """``ours`` without the operator's collector pause around each page."""
+    import obsyk_operator.watching
+
+    obsyk_operator.watching.gc_paused = contextlib.nullcontext  # type: ignore[assignment,attr-defined]
+    return list_ours(api_client, page_size)
+
+
+PATHS = {"ours": list_ours, "ours_collector_on": list_ours_collector_on, "models": list_models}
 
 
 def run(path: str, url: str, page_size: int, sink_url: str | None = None) -> dict[str, Any]:
     configuration = k8s_client.Configuration(host=url)
     api_client = k8s_client.ApiClient(configuration)
     before = peak_rss_mib()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     objects = PATHS[path](api_client, page_size)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     result: dict[str, Any] = {
         "path": path,
         "objects": objects,
         "seconds": round(seconds, 3),
         "objects_per_s": round(objects / seconds, 1),
+        "cpu_us_per_object": round(cpu / objects * 1e6, 1),
         "rss_before_mib": before,
         "peak_rss_mib": peak_rss_mib(),
     }

@@ -1,7 +1,8 @@
 """Two speed tricks of ingestion, each against the plain way, interleaved in one run.
 
 The tricks: pausing Python's cyclic garbage collector around a bulk request
-(:mod:`obsyk_core.gc_pause`) and the compiled record check that vouches for a
+(as :mod:`obsyk_operator.gc_pause` does; the platform did until
+2026-12-05) and the compiled record check that vouches for a
 valid record instead of marshmallow (:mod:`obsyk_plugins.fastcheck`, which
 sets the core kinds' ``fast_check``).  Each
 workload is what an agent endpoint or the staged-snapshot job does with a body,
@@ -51,11 +52,11 @@ from machine_info import machine_info
 from snapshot_ingest import synthetic_snapshot_body
 
 from obsyk_core import build_plugin_manager
-from obsyk_core.gc_pause import gc_paused
 from obsyk_core.ingest import apply_events, reconcile_snapshot
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import Storage
 from obsyk_core.wire import parse_events, parse_snapshot
+from obsyk_operator.gc_pause import gc_paused
 
 DEFAULT_RESOURCES = 20_000
 QUICK_RESOURCES = 2_000

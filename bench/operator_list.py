@@ -53,6 +53,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--snapshot", action="store_true", help="measure sending the cache as a snapshot"
     )
+    parser.add_argument(
+        "--collector-rounds",
+        type=int,
+        default=0,
+        help="also LIST our way N times with and N without the collector pause, interleaved",
+    )
     args = parser.parse_args(argv)
     if args.snapshot:
         args.skip_models = True
@@ -94,6 +100,30 @@ def snapshot_run(url: str, args: argparse.Namespace, *, extensions: bool) -> dic
         }
 
 
+def collector_ab(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Our LIST with the per-page collector pause and without it, interleaved; best of each."""
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "ours_collector_on": []}
+    for round_number in range(args.collector_rounds):
+        order = list(runs) if round_number % 2 == 0 else list(reversed(runs))
+        for path in order:
+            runs[path].append(list_in_subprocess(path, url, args.page_size))
+    best = {
+        path: {
+            "seconds": min(r["seconds"] for r in results),
+            "all_seconds": [r["seconds"] for r in results],
+            "cpu_us_per_object": min(r["cpu_us_per_object"] for r in results),
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
+        }
+        for path, results in runs.items()
+    }
+    paused, on = best["ours"], best["ours_collector_on"]
+    return {
+        **best,
+        "gain_wall_on_over_paused": round(on["seconds"] / paused["seconds"], 3),
+        "gain_cpu_on_over_paused": round(on["cpu_us_per_object"] / paused["cpu_us_per_object"], 3),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     pages = serialise_pages(realistic_pods(args.pods), args.page_size)
@@ -107,6 +137,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results[path]["pages_fetched"] = server.served - served
             if results[path]["objects"] != args.pods:
                 raise RuntimeError(f"{path} holds {results[path]['objects']} of {args.pods} Pods")
+        if args.collector_rounds:
+            results["collector"] = collector_ab(server.url, args)
         if args.snapshot:
             results["snapshots"] = {
                 mode: snapshot_run(server.url, args, extensions=mode == "chunked")
@@ -130,6 +162,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if "snapshots" in results:
         report["snapshots"] = results["snapshots"]
+    if "collector" in results:
+        report["collector_pause"] = results["collector"]
     if "models" in results:
         models = results["models"]
         speedup = round(models["seconds"] / ours["seconds"], 2)

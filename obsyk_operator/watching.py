@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from obsyk_core.gc_pause import gc_paused
 from obsyk_operator.backoff import Backoff
 from obsyk_operator.changes import Change
+from obsyk_operator.gc_pause import gc_paused
 from obsyk_operator.kube_api import JsonObject, KubeApiError, ListPage, ResourceGone
 from obsyk_operator.local_cache import CachedObject, KindCache, diff_listing
 

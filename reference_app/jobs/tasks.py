@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 
-from obsyk_core.gc_pause import gc_paused
 from obsyk_core.ingest import IncomingResource, IngestResult, reconcile_snapshot
 from obsyk_core.storage import ClusterSeen, StagedChunk
 from obsyk_core.wire import BodyError, Snapshot, parse_snapshot
@@ -48,10 +47,6 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
     return _apply_staged_snapshot(cluster_id, snapshot_id)
 
 
-# Parsing and reconciling a big snapshot makes millions of acyclic objects that
-# reference counting frees: the collector is paused for the job, as the agent
-# endpoints pause it for a large body (bench/RESULTS.md, 2026-12-05).
-@gc_paused()
 def _apply_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | None:
     state = get_state()
     staged = state.storage.staged_chunks(cluster_id, snapshot_id)

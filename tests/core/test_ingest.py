@@ -122,8 +122,7 @@ def test_ingestion_leaves_the_interpreters_collector_alone(
     storage_and_cluster: tuple[MemoryStorage, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # An embedding service keeps its collector: pausing it is the caller's
-    # choice (obsyk_core.gc_pause), made at the app's and operator's boundaries.
+    # An embedding service keeps its collector: obsyk_core changes no process-wide state.
     storage, cluster_id = storage_and_cluster
     seen_during_write: list[bool] = []
     write = MemoryStorage.ingest

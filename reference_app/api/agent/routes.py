@@ -9,15 +9,12 @@ before anything is written, the cluster binding included.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar, cast
 
-from flask import request
 from flask.views import MethodView
 
-from obsyk_core.gc_pause import gc_paused
 from obsyk_core.ingest import IngestResult, apply_events, reconcile_snapshot
 from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import ClusterSeen
@@ -52,10 +49,6 @@ blp = ApiBlueprint(
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Bodies declared smaller than this run with the collector as usual (see
-#: :func:`_collector_paused`): a few events decode into a few hundred objects.
-PAUSE_COLLECTOR_FROM_BYTES = 64 * 1024
-
 _AGENT_ERRORS = {
     400: "Body is not JSON",
     401: "Missing, invalid or expired access token",
@@ -72,35 +65,6 @@ def _agent_errors(view: Callable[P, R]) -> Callable[P, R]:
     for status, description in _AGENT_ERRORS.items():
         documented = blp.alt_response(status, description=description)(documented)
     return cast(Callable[P, R], blp.doc(security=[{"bearer": []}])(documented))
-
-
-def _collector_paused(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a bulk endpoint (decode, validate, write) with the cyclic collector paused.
-
-    ``orjson`` and the validators make tens of thousands of acyclic dicts and
-    lists per batch or snapshot, which then live through the write; every
-    allocation burst would otherwise trigger collections that walk all of them
-    (the occasional 200 ms pause of a 500-event batch).  Reference counting
-    frees them.  One pause over the whole request, not one per phase: a
-    collection between phases would still walk every record parsed so far.
-
-    A body whose ``Content-Length`` is under :data:`PAUSE_COLLECTOR_FROM_BYTES`
-    (an upstream operator's single event, a small batch) makes too few objects
-    for that to matter, and is not paused: under a stream of single events,
-    overlapping pauses would keep the collector off most of the time and trade
-    its small young-generation collections for a full one every few seconds.
-    A body of unknown length (a chunked upload) may be large: paused.
-    """
-
-    @functools.wraps(func)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        length = request.content_length
-        if length is not None and length < PAUSE_COLLECTOR_FROM_BYTES:
-            return func(*args, **kwargs)
-        with gc_paused():
-            return func(*args, **kwargs)
-
-    return paused
 
 
 def _now() -> datetime:
@@ -124,7 +88,6 @@ class SnapshotView(MethodView):
     @blp.response(200, SnapshotAcceptedSchema, description="Committed")
     @blp.alt_response(202, schema=SnapshotAcceptedSchema, description="Durably staged")
     @_agent_errors
-    @_collector_paused
     def post(self) -> Any:
         """Receive a full snapshot, or one chunk of a chunked snapshot.
 
@@ -188,7 +151,6 @@ class EventsView(MethodView):
 
     @blp.response(200, EventsAcceptedSchema, description="Committed")
     @_agent_errors
-    @_collector_paused
     def post(self) -> Any:
         """Receive one resource change (upstream) or a batch ``{"cluster_uid", "events": [...]}``.
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from obsyk_core.gc_pause import gc_paused
+from obsyk_operator.gc_pause import gc_paused
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +81,7 @@ def test_overlapping_pauses_cannot_keep_cyclic_garbage_forever(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A server whose threads always overlap never reaches a zero count."""
-    import obsyk_core.gc_pause as gc_pause
+    import obsyk_operator.gc_pause as gc_pause
 
     now = [1000.0]
     monkeypatch.setattr(gc_pause, "clock", lambda: now[0])

@@ -175,6 +175,19 @@ class PeopleStore(abc.ABC):
     @abc.abstractmethod
     def get_session(self, id_hash: str) -> SignInSession | None: ...
 
+    def authenticate_session(self, id_hash: str) -> tuple[SignInSession, Role | None] | None:
+        """The session and its user's current role in the session's org (None: not a member).
+
+        Read on every browser request, never cached (a role change counts at
+        once).  This default composes :meth:`get_session` and ``get_membership``;
+        backends that can should answer in one round trip (the SQL backend joins).
+        """
+        session = self.get_session(id_hash)
+        if session is None:
+            return None
+        membership = self.get_membership(session.org_id, session.user_id)  # type: ignore[attr-defined]
+        return session, None if membership is None else membership.role
+
     @abc.abstractmethod
     def update_session(self, id_hash: str, **changes: Any) -> bool:
         """Set fields of a session (``last_seen_at``, ``org_id``, ``refresh_token``...)."""

@@ -129,6 +129,10 @@ class PeopleConformance(ConformanceBase):
             _session(ann.id, org.id, refresh_token=b"\x00secret", provider_session_id="session_1")
         )
         assert obsyk_storage.get_session(session.id_hash) == session
+        assert obsyk_storage.authenticate_session(session.id_hash) == (session, None)
+        obsyk_storage.set_membership(org.id, ann.id, "admin")
+        assert obsyk_storage.authenticate_session(session.id_hash) == (session, "admin")
+        assert obsyk_storage.authenticate_session("no-such-session") is None
         later = T0 + timedelta(hours=1)
         assert obsyk_storage.update_session(session.id_hash, last_seen_at=later)
         found = obsyk_storage.get_session(session.id_hash)

@@ -84,6 +84,9 @@ class SqlPeople(PeopleStore):
     def _writing(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
+    def _reading_one_statement(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
     # -- organizations and users
 
     def _one_org(self, connection: Connection, org_id: str) -> Organization | None:
@@ -278,6 +281,21 @@ class SqlPeople(PeopleStore):
                 select(SignInSessionModel.__table__).where(SignInSessionModel.id_hash == id_hash)
             ).first()
         return None if row is None else _session(row)
+
+    def authenticate_session(self, id_hash: str) -> tuple[SignInSession, Role | None] | None:
+        statement = (
+            select(SignInSessionModel.__table__, MembershipModel.role)
+            .outerjoin(
+                MembershipModel,
+                (MembershipModel.org_id == SignInSessionModel.org_id)
+                & (MembershipModel.user_id == SignInSessionModel.user_id),
+            )
+            .where(SignInSessionModel.id_hash == id_hash)
+        )
+        # Every browser request: one statement, one round trip.
+        with self._reading_one_statement() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else (_session(row), cast(Role | None, row.role))
 
     def update_session(self, id_hash: str, **changes: Any) -> bool:
         unknown = set(changes) - _SESSION_FIELDS

@@ -152,10 +152,11 @@ def authenticate_session() -> UserPrincipal | None:
         return None
     state = get_state()
     storage = state.storage
-    session = storage.get_session(_hash(session_id))
+    found = storage.authenticate_session(_hash(session_id))
     now = datetime.now(UTC)
-    if session is None:
+    if found is None:
         raise _signed_out("Your session has ended: sign in again.")
+    session, role = found
     idle_limit = timedelta(minutes=state.settings.session_idle_minutes)
     if now >= session.expires_at or now - session.last_seen_at >= idle_limit:
         storage.delete_session(session.id_hash)
@@ -166,16 +167,13 @@ def authenticate_session() -> UserPrincipal | None:
             f"This request needs the {CSRF_HEADER} header (the {CSRF_COOKIE} cookie's value).",
             code="csrf_failed",
         )
-    membership = storage.get_membership(session.org_id, session.user_id)
-    if membership is None:
+    if role is None:
         storage.delete_session(session.id_hash)
         raise _signed_out("You are no longer a member of this organization.")
     session = _refreshed(session, now)
     if now - session.last_seen_at >= TOUCH_EVERY:
         storage.update_session(session.id_hash, last_seen_at=now)
-    return UserPrincipal(
-        session.org_id, session.user_id, membership.role, session_id=session.id_hash
-    )
+    return UserPrincipal(session.org_id, session.user_id, role, session_id=session.id_hash)
 
 
 def _refreshed(session: SignInSession, now: datetime) -> SignInSession:

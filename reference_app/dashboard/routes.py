@@ -1,11 +1,10 @@
 """Serve the dashboard page and its assets, with headers that confine what they may do.
 
-The page holds no data and needs no session: the browser script reads the
-inventory from the REST API with a personal API token the user pastes (kept in
-``sessionStorage`` and sent as ``Authorization: Bearer``).  No cookie is ever
-set or read, so a forged cross-site request carries no credential: there is no
-CSRF surface to protect.  Browser sign-in (sessions, and then CSRF tokens)
-comes later.
+The page holds no data: the browser script reads the inventory from the REST
+API as the signed-in user, with the browser session (``/auth/login``; unsafe
+requests echo the ``obsyk_csrf`` cookie in ``X-CSRF-Token``) or with a personal
+API token the user pastes (kept in ``sessionStorage``, sent as
+``Authorization: Bearer``).
 """
 
 from __future__ import annotations

@@ -363,7 +363,7 @@ def test_onboarding_wizard_turns_connected_when_the_operator_starts(
     page: Page, server: DemoServer, shoot: Shoot, tmp_path: Path
 ) -> None:
     sign_in(page, server.token)
-    page.get_by_role("link", name="Add a cluster").first.click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Add a cluster").click()
     page.get_by_label("Cluster name").fill("laptop")
     page.get_by_role("button", name="Register").click()
     status = page.locator(".wizard-status")
@@ -396,15 +396,23 @@ def test_onboarding_wizard_turns_connected_when_the_operator_starts(
         kube.stop()
 
 
-def test_a_viewer_is_told_registering_needs_an_admin(page: Page, server: DemoServer) -> None:
+def test_a_viewer_sees_no_admin_controls(page: Page, server: DemoServer) -> None:
+    me = server.api("/me", token=server.viewer_token)
+    assert me["organization"]["role"] == "viewer"
+
     sign_in(page, server.viewer_token)
+
+    expect(page.locator("#who")).to_contain_text("demo (viewer)")
+    expect(page.locator(f"tr[data-cluster-id='{server.cluster_id}']")).to_be_visible()
+    expect(page.get_by_role("link", name="Add a cluster")).to_have_count(0)
     page.goto("/#/onboard")
-    page.get_by_label("Cluster name").fill("not-allowed")
-    page.get_by_role("button", name="Register").click()
-    expect(page.get_by_role("alert")).to_contain_text("admin or owner")
-    assert server.api("/clusters", token=server.viewer_token)["items"]
-    names = [c["name"] for c in server.api("/clusters")["items"]]
-    assert "not-allowed" not in names
+    expect(page.locator(".needs-admin")).to_contain_text("needs an admin or owner")
+    expect(page.get_by_role("button", name="Register")).to_have_count(0)
+    # The owner sees them.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server.token)
+    expect(page.locator("#who")).to_contain_text("demo (owner)")
+    expect(page.get_by_role("link", name="Add a cluster").first).to_be_visible()
 
 
 def test_keyboard_skip_link_and_sortable_columns(page: Page, server: DemoServer) -> None:

@@ -1,9 +1,11 @@
-// The REST API, called with the personal API token the user pasted.
+// The REST API, called as the signed-in user: with the browser session
+// (/auth/login sets the HttpOnly obsyk_session cookie, sent same-origin only)
+// or with a personal API token the user pasted.
 //
-// The token lives in sessionStorage (this tab only, gone when it closes) and
-// goes out as "Authorization: Bearer" on each fetch.  No cookie is sent
-// (credentials: "omit") or set, so a cross-site page cannot make the browser
-// send a credential on the user's behalf: there is no CSRF surface.
+// A pasted token lives in sessionStorage (this tab only, gone when it closes)
+// and goes out as "Authorization: Bearer".  Under a session, unsafe requests
+// echo the obsyk_csrf cookie in X-CSRF-Token: a cross-site page can make the
+// browser send the session cookie but cannot read that one.
 
 const TOKEN_KEY = "obsyk.token";
 const API = "/api/v1";
@@ -28,6 +30,16 @@ export function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+function csrfToken() {
+  const entry = document.cookie.split("; ").find((part) => part.startsWith("obsyk_csrf="));
+  return entry ? decodeURIComponent(entry.slice("obsyk_csrf=".length)) : "";
+}
+
+// End the browser session on the server (and at the identity provider), then start over.
+export async function endSession() {
+  await fetch("/auth/logout", { method: "POST", headers: { "X-CSRF-Token": csrfToken() }, credentials: "same-origin", redirect: "manual" });
+}
+
 // GET an API path with query parameters (empty ones left out); the parsed JSON,
 // or an ApiError carrying the API's own "message".
 export function get(path, params = {}) {
@@ -46,7 +58,9 @@ async function call(method, path, params, body) {
   }
   const search = query.toString();
   const url = `${API}${path}${search ? `?${search}` : ""}`;
-  const headers = { Authorization: `Bearer ${token() ?? ""}`, Accept: "application/json" };
+  const headers = { Accept: "application/json" };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  else if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
@@ -54,7 +68,7 @@ async function call(method, path, params, body) {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "omit",
+      credentials: "same-origin",
       cache: "no-store",
     });
   } catch (error) {

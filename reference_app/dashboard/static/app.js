@@ -9,7 +9,7 @@
 // Live: a view may ask to be refreshed (context.every); the overview and the
 // cluster screens poll the API every POLL_SECONDS while they are shown.
 
-import { ApiError, signIn, signOut, token } from "./api.js";
+import { ApiError, endSession, get, send, signIn, signOut, token } from "./api.js";
 import { clusterPage } from "./cluster.js";
 import { onboarding } from "./onboard.js";
 import { overview } from "./overview.js";
@@ -21,6 +21,35 @@ const message = document.getElementById("message");
 const signInSection = document.getElementById("sign-in");
 const signInForm = document.getElementById("sign-in-form");
 const signOutButton = document.getElementById("sign-out");
+const who = document.getElementById("who");
+const orgSwitch = document.getElementById("org-switch");
+
+// Who is signed in (GET /me), asked once per page load and after an org switch.
+let me = null;
+const ADMIN_ROLES = ["admin", "owner"];
+
+function canManageClusters() {
+  return ADMIN_ROLES.includes(me?.organization?.role);
+}
+
+// Who, in which org as what role; the org switcher for a session in several orgs;
+// controls only admins may use shown to admins only.
+function showWho() {
+  who.hidden = false;
+  who.textContent = `${me.user?.email ?? ""} · ${me.organization.name} (${me.organization.role})`;
+  const switchable = me.auth === "session" && me.organizations.length > 1;
+  orgSwitch.hidden = !switchable;
+  if (switchable) {
+    orgSwitch.replaceChildren(...me.organizations.map((org) => {
+      const option = document.createElement("option");
+      option.value = org.id;
+      option.textContent = `${org.name} (${org.role})`;
+      option.selected = org.id === me.organization.id;
+      return option;
+    }));
+  }
+  for (const element of document.querySelectorAll("[data-needs='admin']")) element.hidden = !canManageClusters();
+}
 
 // Each render gets a number; a slow answer for a view the user already left is dropped.
 let generation = 0;
@@ -43,6 +72,10 @@ function hideMessage() {
 }
 
 function showSignIn() {
+  me = null;
+  who.hidden = true;
+  orgSwitch.hidden = true;
+  for (const element of document.querySelectorAll("[data-needs='admin']")) element.hidden = true;
   signInSection.hidden = false;
   signOutButton.hidden = true;
   view.replaceChildren();
@@ -84,14 +117,25 @@ async function render() {
   const current = ++generation;
   stopTimers();
   hideMessage();
-  if (!token()) {
-    showSignIn();
-    return;
+  if (!me) {
+    try {
+      me = await get("/me");
+    } catch (error) {
+      if (current !== generation) return;
+      // Not signed in (no session, no token): the sign-in choices, quietly the first time.
+      if (error instanceof ApiError && error.status === 401 && !token()) showSignIn();
+      else fail(error);
+      return;
+    }
+    if (current !== generation) return;
   }
+  showWho();
   signInSection.hidden = true;
   signOutButton.hidden = false;
   const where = route();
   const context = {
+    me,
+    canManageClusters: canManageClusters(),
     params: where.params,
     fail,
     isCurrent: () => current === generation,
@@ -132,8 +176,19 @@ signInForm.addEventListener("submit", (event) => {
   render();
 });
 
-signOutButton.addEventListener("click", () => {
+orgSwitch.addEventListener("change", async () => {
+  try {
+    me = await send("PUT", "/me/organization", { id: orgSwitch.value });
+    location.hash = "#/";
+    render();
+  } catch (error) {
+    fail(error);
+  }
+});
+
+signOutButton.addEventListener("click", async () => {
   stopTimers();
+  if (me?.auth === "session") await endSession();
   signOut();
   hideMessage();
   location.hash = "#/";

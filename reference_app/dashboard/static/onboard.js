@@ -1,7 +1,7 @@
 // The onboarding wizard: name -> credentials (shown once) -> install commands
 // -> waiting for the first heartbeat, which turns into "connected" by itself.
 
-import { ApiError, get, path, send } from "./api.js";
+import { get, path, send } from "./api.js";
 import { crumbs, field, h, pill } from "./dom.js";
 import { clusterHash, overviewHash } from "./links.js";
 
@@ -56,6 +56,15 @@ function waiting(context, clusterId, box) {
 }
 
 export async function onboarding(context) {
+  if (!context.canManageClusters) {
+    return h(
+      "div",
+      { class: "page", "data-title": "Add a cluster" },
+      crumbs(["Overview", overviewHash()], ["Add a cluster"]),
+      h("h1", {}, "Add a cluster"),
+      h("section", { class: "card" }, h("p", { class: "needs-admin" }, `Registering a cluster needs an admin or owner of ${context.me.organization.name}; you are a ${context.me.organization.role}.`)),
+    );
+  }
   const steps = h("div", { class: "wizard" });
   const nameInput = h("input", { id: "cluster-name", name: "name", required: true, maxlength: 253, spellcheck: "false", autocomplete: "off", placeholder: "prod-eu-1" });
   const form = h("form", { class: "filters", "aria-label": "Register a cluster" }, field("Cluster name", nameInput), h("button", { type: "submit" }, "Register"));
@@ -66,10 +75,6 @@ export async function onboarding(context) {
     try {
       registration = await send("POST", "/clusters", { name });
     } catch (error) {
-      if (error instanceof ApiError && error.status === 403) {
-        context.fail(new ApiError(403, "Registering a cluster needs an admin or owner of the organization.", "forbidden"));
-        return;
-      }
       context.fail(error);
       return;
     }

@@ -62,15 +62,16 @@ async function load() {
   return { clusters: clusters.items, kinds: kinds.items, attention };
 }
 
-function content({ clusters, kinds, attention }) {
+function content({ clusters, kinds, attention }, canManage) {
   if (!clusters.length) {
     return [
       h(
         "section",
         { class: "card empty-state" },
         h("h2", {}, "No clusters yet"),
-        h("p", {}, "Connect your first cluster: the wizard registers it and gives you the commands to install the operator."),
-        h("a", { class: "button", href: "#/onboard" }, "Add a cluster"),
+        canManage
+          ? [h("p", {}, "Connect your first cluster: the wizard registers it and gives you the commands to install the operator."), h("a", { class: "button", href: "#/onboard" }, "Add a cluster")]
+          : h("p", {}, "An admin or owner of your organization connects clusters; ask one to add the first."),
       ),
     ];
   }
@@ -80,16 +81,16 @@ function content({ clusters, kinds, attention }) {
     card(
       "Clusters",
       table(["Cluster", "Status", "Heartbeat", "Agent", "Kubernetes", "Resources"], clusters.map((cluster) => clusterRow(cluster, kinds)), { class: "clusters" }),
-      h("p", {}, h("a", { href: "#/onboard" }, "Add a cluster")),
+      canManage ? h("p", {}, h("a", { href: "#/onboard" }, "Add a cluster")) : null,
     ),
   ];
 }
 
 export async function overview(context) {
-  const live = h("div", { class: "live" }, content(await load()));
+  const live = h("div", { class: "live" }, content(await load(), context.canManageClusters));
   context.every(POLL_SECONDS, async () => {
     const fresh = await load();
-    if (context.isCurrent()) live.replaceChildren(...content(fresh));
+    if (context.isCurrent()) live.replaceChildren(...content(fresh, context.canManageClusters));
   });
   return h(
     "div",

@@ -35,6 +35,10 @@ class SignInRefused(Exception):
     """The provider refused the sign-in (a bad code, a revoked session...); the message says why."""
 
 
+class InvitationRefused(ValueError):
+    """The provider will not send this invitation (its rules refuse the email or role)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Renewal:
     refresh_token: str
@@ -74,7 +78,11 @@ class RedirectProvider(Protocol):
         """End the provider's session (best effort)."""
 
     def invite(self, email: str, organization_id: str | None, role: str) -> str:
-        """Have the provider send an invitation; its id."""
+        """Have the provider send an invitation; its id.
+
+        :class:`InvitationRefused` when the provider refuses it for good; any
+        other exception means "not sent, try again later".
+        """
 
 
 class FormProvider(Protocol):

@@ -18,7 +18,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from obsyk_core.identity import Identity, Renewal, SignInRefused
+from obsyk_core.identity import Identity, InvitationRefused, Renewal, SignInRefused
 
 JWKS_SECONDS = 3600
 CLOCK_SKEW_SECONDS = 60
@@ -89,9 +89,12 @@ class WorkOSAuthKit:
         self._client.user_management.revoke_session(session_id=provider_session_id)
 
     def invite(self, email: str, organization_id: str | None, role: str) -> str:
-        invitation = self._client.user_management.send_invitation(
-            email=email, organization_id=organization_id, role_slug=role
-        )
+        try:
+            invitation = self._client.user_management.send_invitation(
+                email=email, organization_id=organization_id, role_slug=role
+            )
+        except (workos.BadRequestError, workos.UnprocessableEntityError, workos.ConflictError) as e:
+            raise InvitationRefused(_reason(e)) from None
         return str(invitation.id)
 
     def _claims(self, access_token: str) -> dict[str, Any]:

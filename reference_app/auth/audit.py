@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 
 from obsyk_core.people import AuditEntry
 from reference_app.state import get_state
@@ -47,8 +47,6 @@ def record(
     """Append one entry; ``org_id`` and ``actor_id`` default to the request's caller."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    from flask import g
-
     storage = get_state().storage
     caller = g.get("user") if has_request_context() else None
     org_id = org_id or (caller.org_id if caller else None)

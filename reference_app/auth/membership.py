@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from obsyk_core.people import Invitation, LastOwnerError
-from obsyk_core.storage import Membership, Role, Storage, User
+from obsyk_core.storage import ROLES, Membership, Role, Storage, User
 from reference_app.auth.api_tokens import IssuedToken, issue_api_token
 from reference_app.auth.policy import PolicyRefusal, check_grant, check_member_change
 
@@ -111,8 +111,6 @@ def accept_invitations(storage: Storage, user: User) -> list[Invitation]:
 
 
 def _rank(role: Role) -> int:
-    from obsyk_core.storage import ROLES
-
     return ROLES.index(role)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from obsyk_core.identity import ProviderSettings, SignInRefused
+from obsyk_core.identity import InvitationRefused, ProviderSettings, SignInRefused
 from obsyk_core.people import SignInSession
 from obsyk_core.storage import Organization, Role
 from reference_app.auth.sessions import Refresher, SessionRevoked, clear_cookies_when_asked
@@ -18,6 +18,10 @@ from reference_app.state import AppState, get_state
 
 #: Has the identity provider send an invitation: (org, email, role) -> its id there.
 InvitationSender = Callable[[Organization, str, Role], str]
+
+
+class InvitationNotSent(RuntimeError):
+    """The identity provider did not send the invitation (down, or refused it)."""
 
 
 @dataclass(slots=True)
@@ -77,7 +81,12 @@ def init_auth(app: Flask, state: AppState) -> None:
             return renewal.refresh_token, renewal.access_expires_at
 
         def send_invitation(org: Organization, email: str, role: Role) -> str:
-            invitation_id: str = provider.invite(email, org.workos_org_id, role)
+            try:
+                invitation_id: str = provider.invite(email, org.workos_org_id, role)
+            except InvitationRefused:
+                raise
+            except Exception as error:  # WorkOS down, network errors: nothing stored
+                raise InvitationNotSent(str(error)) from error
             return invitation_id
 
         people.session_refresher = refresh

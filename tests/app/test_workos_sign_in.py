@@ -37,6 +37,7 @@ def _fresh_double(double: WorkOSDouble) -> None:
     double.authorize_queries.clear()
     double.invitations.clear()
     double.refreshes = 0
+    double.invite_status = None
 
 
 def _config(tmp_path: Path, double: WorkOSDouble, **overrides: Any) -> dict[str, Any]:
@@ -313,6 +314,30 @@ def test_sign_out_revokes_the_workos_session_and_a_replayed_cookie_is_refused(
     replay = workos_app.test_client()
     replay.set_cookie("obsyk_session", copied)
     assert replay.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize(("workos_status", "status"), [(422, 422), (503, 503)])
+def test_an_invitation_workos_does_not_send_stores_nothing(
+    workos_app: Flask,
+    client: FlaskClient,
+    org: Organization,
+    double: WorkOSDouble,
+    workos_status: int,
+    status: int,
+) -> None:
+    from app_support import new_user_token
+
+    admin = {"Authorization": f"Bearer {new_user_token(workos_app, org, 'admin')}"}
+    double.invite_status = workos_status
+
+    answer = client.post(
+        "/api/v1/invitations", json={"email": _email(), "role": "member"}, headers=admin
+    )
+
+    assert answer.status_code == status
+    if status == 503:
+        assert answer.headers["Retry-After"]
+    assert get_state(workos_app).storage.list_invitations(org_id=org.id) == []
 
 
 def test_with_workos_the_dev_sign_in_is_a_404(client: FlaskClient) -> None:

@@ -59,6 +59,8 @@ class WorkOSDouble:
     revoked_sessions: set[str] = field(default_factory=set)
     invitations: list[dict[str, Any]] = field(default_factory=list)
     refreshes: int = 0
+    #: When set, invitations are answered with this status (Retry-After: 0 on 5xx).
+    invite_status: int | None = None
     _codes: dict[str, Person] = field(default_factory=dict)
     #: refresh token -> (person, session id)
     _refresh_tokens: dict[str, tuple[Person, str]] = field(default_factory=dict)
@@ -125,6 +127,10 @@ class WorkOSDouble:
         )
 
     def _invite(self, body: dict[str, Any]) -> Response:
+        if self.invite_status is not None:
+            answer = _json({"message": "Invitation refused", "code": "refused"}, self.invite_status)
+            answer.headers["Retry-After"] = "0"
+            return answer
         invitation = {
             "object": "invitation",
             "id": "invitation_" + secrets.token_hex(6),

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from flask.views import MethodView
 
+from obsyk_core.identity import InvitationRefused
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.api.error_schema import ErrorSchema
 from reference_app.api.members.schemas import (
@@ -25,8 +26,8 @@ from reference_app.api.members.schemas import (
 from reference_app.auth import audit
 from reference_app.auth.guards import Permission, current_user, requires
 from reference_app.auth.membership import change_member, invite
-from reference_app.auth.policy import PolicyRefusal
-from reference_app.auth.setup import get_people
+from reference_app.auth.policy import PolicyRefusal, check_grant
+from reference_app.auth.setup import InvitationNotSent, get_people
 from reference_app.errors import abort_json
 from reference_app.state import get_state
 
@@ -141,8 +142,6 @@ class Invitations(MethodView):
         try:
             workos_id = None
             if sender is not None:
-                from reference_app.auth.policy import check_grant
-
                 check_grant(caller.role, data["role"])
                 org = storage.get_org(caller.org_id)
                 assert org is not None  # the guard just found the caller's membership in it
@@ -159,6 +158,20 @@ class Invitations(MethodView):
             )
         except PolicyRefusal as error:
             _refused(error)
+        except InvitationRefused as error:
+            abort_json(
+                422,
+                f"WorkOS refused the invitation: {error}",
+                code="invitation_refused",
+                errors={"email": [str(error)]},
+            )
+        except InvitationNotSent as error:
+            abort_json(
+                503,
+                f"WorkOS did not send the invitation ({error}); nothing was stored, retry later.",
+                code="identity_provider_unavailable",
+                headers={"Retry-After": "30"},
+            )
         audit.record(
             "member.invited",
             target=("invitation", issued.invitation.id),

@@ -40,3 +40,33 @@ def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
     return round(ordered[index] * 1000, 3)
+
+
+def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds (user + system) so far of each server process connected to ``url``'s database.
+
+    Read from /proc, so the server must run on this machine; diff two readings
+    with :func:`cpu_between` (a process that started in between counts from 0).
+    """
+    with psycopg.connect(url) as conn:
+        pids = [
+            int(row[0])
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[int, float] = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())

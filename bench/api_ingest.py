@@ -217,6 +217,24 @@ def forget_redis_keys(redis_url: str, prefix: str, queue_name: str) -> None:
 # ----------------------------------------------------------------- the run
 
 
+def bench_names(tag: str) -> tuple[str, str]:
+    """This run's Redis key prefix and RQ queue name."""
+    return f"obsyk-bench:{tag}:", f"obsyk-bench-{tag}"
+
+
+def platform_settings(url: str, redis_url: str, tag: str, instance: Path) -> dict[str, str]:
+    """``obsyk serve``'s ``OBSYK_*`` settings for a run: its database, Redis names, no jobs."""
+    prefix, queue_name = bench_names(tag)
+    return {
+        "OBSYK_DATABASE_URL": url,
+        "OBSYK_REDIS_URL": f"{redis_url}?prefix={prefix}",
+        "OBSYK_QUEUE_NAME": queue_name,
+        "OBSYK_SECRET_KEY": f"bench-{tag}",
+        "OBSYK_PERIODIC_JOBS": "false",
+        "OBSYK_INSTANCE_PATH": str(instance),
+    }
+
+
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
     latencies = result.pop("latencies")
     result["p50_ms"] = percentile(latencies, 0.50)
@@ -233,18 +251,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "measure_seconds": args.seconds,
     }
     tag = uuid.uuid4().hex[:10]
-    prefix, queue_name = f"obsyk-bench:{tag}:", f"obsyk-bench-{tag}"
+    prefix, queue_name = bench_names(tag)
     with tempfile.TemporaryDirectory() as workdir, throwaway_database(args.postgres_url) as url:
         logs = Path(workdir)
         clusters = register_clusters(url, cluster_count)
-        settings = {
-            "OBSYK_DATABASE_URL": url,
-            "OBSYK_REDIS_URL": f"{args.redis_url}?prefix={prefix}",
-            "OBSYK_QUEUE_NAME": queue_name,
-            "OBSYK_SECRET_KEY": f"bench-{tag}",
-            "OBSYK_PERIODIC_JOBS": "false",
-            "OBSYK_INSTANCE_PATH": str(logs / "instance"),
-        }
+        settings = platform_settings(url, args.redis_url, tag, logs / "instance")
         try:
             port = free_port()
             settings["OBSYK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"

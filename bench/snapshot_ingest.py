@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 import sqlalchemy as sa
-from _api_db import DEFAULT_ADMIN_URL, throwaway_database
+from _api_db import DEFAULT_ADMIN_URL, backend_cpu, cpu_between, throwaway_database
 from machine_info import machine_info
 from sqlalchemy import orm
 
@@ -147,8 +147,10 @@ def clone_resources_table(
     conn.commit()
 
 
-def copy_baseline(url: str, *, foreign_keys: bool = True) -> tuple[int, float]:
-    """(b): ``COPY`` the rows our path stored into a clone of the table; (rows, seconds).
+def copy_baseline(url: str, *, foreign_keys: bool = True) -> tuple[int, float, float]:
+    """(b): ``COPY`` the rows our path stored into a clone of the table.
+
+    Returns (rows, seconds, the server's CPU seconds).
 
     The rows are exported first (not timed), so the timing is the server
     ingesting exactly the rows (a) produced, indexes (and foreign key) and all.
@@ -171,8 +173,10 @@ def copy_baseline(url: str, *, foreign_keys: bool = True) -> tuple[int, float]:
                     copy.write(view[offset : offset + (1 << 20)])
             conn.commit()
 
+        server_before = backend_cpu(url)
         _, seconds = timed(load)
-    return int(rows[0]), seconds
+        cpu = cpu_between(server_before, backend_cpu(url))
+    return int(rows[0]), seconds, cpu
 
 
 def naive_orm_inserts(url: str, rows: int) -> tuple[int, float]:
@@ -238,9 +242,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             org = storage.create_org("bench")
             cluster = storage.create_cluster(org.id, "bench")
             first_at = datetime.now(UTC)
+            server_before, client_before = backend_cpu(url), time.process_time()
             first, first_seconds = timed(
                 lambda: reconcile_snapshot(storage, cluster.id, resources, received_at=first_at)
             )
+            first_cpu = {
+                "client": time.process_time() - client_before,
+                "server": cpu_between(server_before, backend_cpu(url)),
+            }
             assert first.added == total, f"first snapshot added {first.added} of {total}"
             again, again_seconds = timed(
                 lambda: reconcile_snapshot(
@@ -250,8 +259,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             assert again.unchanged == total and not again.changed, "re-sent snapshot wrote"
         finally:
             storage.close()
-        copied, copy_seconds = copy_baseline(url)
-        _, bare_copy_seconds = copy_baseline(url, foreign_keys=False)
+        copied, copy_seconds, copy_cpu = copy_baseline(url)
+        _, bare_copy_seconds, _ = copy_baseline(url, foreign_keys=False)
         orm_rows, orm_seconds = naive_orm_inserts(url, args.orm_rows)
         postgres = server_version(url)
 
@@ -267,12 +276,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "body_bytes": len(encoded),
         "mean_record_bytes": round(len(encoded) / total),
         "build_seconds": round(build_seconds, 3),
-        "a_first_snapshot": {"seconds": round(first_seconds, 3), "resources_per_s": ours},
+        "a_first_snapshot": {
+            "seconds": round(first_seconds, 3),
+            "resources_per_s": ours,
+            "cpu_ms_per_1000": {k: round(1e6 * v / total, 1) for k, v in first_cpu.items()},
+        },
         "a2_resent_snapshot": {"seconds": round(again_seconds, 3), "resources_per_s": resent},
         "b_copy_baseline": {
             "rows": copied,
             "seconds": round(copy_seconds, 3),
             "resources_per_s": baseline,
+            "server_cpu_ms_per_1000": round(1e6 * copy_cpu / copied, 1),
         },
         "b_bare_copy_without_foreign_key": {
             "rows": copied,

@@ -71,9 +71,10 @@ SMALL_WRITE_ROWS = 64
 #: namespace of our own by the cluster id's hash (two clusters sharing a hash
 #: merely take turns; the two-key form never meets one-key locks such as the
 #: migrations').  A snapshot reconcile takes it EXCLUSIVE: it reads and sweeps
-#: the whole cluster.  Events take it SHARED, so events of one cluster run side
-#: by side, and each also takes an exclusive lock per object it names (keyed by
-#: cluster and uid, taken in key order so two events never deadlock): two
+#: the whole cluster.  Events take it SHARED (but see :data:`OBJECT_LOCKS_UP_TO`),
+#: so events of one cluster run side by side, and each also takes an exclusive
+#: lock per object it names (keyed by cluster and uid, taken in key order so
+#: two events never deadlock): two
 #: changes of one object still apply one at a time, each reading the state the
 #: other committed, and the stored ``resource_version`` / arrival time decide
 #: which one stands.  An object lock, not a row lock: a new object has no row
@@ -89,6 +90,11 @@ SMALL_WRITE_ROWS = 64
 #: (``LockRows``), so a deletion committed while this waited makes the row
 #: vanish: no row, ``LookupError``.  The states are read by a later statement,
 #: whose snapshot is taken after every lock.
+#: An event batch naming this many objects or more takes the cluster exclusively,
+#: as a snapshot does, instead of one lock per object: the server's lock table
+#: is shared and bounded (``max_locks_per_transaction``, 64 by default, times
+#: the connections), and a batch that big is a bulk write anyway.
+OBJECT_LOCKS_UP_TO = SMALL_WRITE_ROWS
 _CLUSTER_LOCKS = 0x0B5C1
 _OBJECT_LOCKS = 0x0B5C2
 _LOCK_CLUSTER = "SELECT {function}(%s, hashtext(id)) FROM clusters WHERE id = %s FOR KEY SHARE"
@@ -374,13 +380,18 @@ class PostgresIngestTransaction(SqlIngestTransaction):
                 if statement.check is not None:
                     statement.check(cursor)
 
+    @property
+    def _shared(self) -> bool:
+        """Whether this takes the cluster's lock shared (a few objects' events)."""
+        return self.uids is not None and len(self.uids) < OBJECT_LOCKS_UP_TO
+
     def _queue_locks(self) -> None:
         """The cluster's lock (and the objects' for events) and its row: first of all."""
         if self._locked:
             return
         self._locked = True
-        exclusive = self.uids is None
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        shared = self._shared
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
 
         def cluster_exists(cursor: psycopg.Cursor[Any]) -> None:
             if cursor.fetchone() is None:
@@ -391,7 +402,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
             [_CLUSTER_LOCKS, self.cluster_id],
             cluster_exists,
         )
-        if not exclusive and self.uids:
+        if shared and self.uids:
             self._queue(_LOCK_OBJECTS, [_OBJECT_LOCKS, self.cluster_id, list(self.uids)])
 
     def load_states(
@@ -484,7 +495,7 @@ class PostgresIngestTransaction(SqlIngestTransaction):
 
     def mark_seen(self, seen: ClusterSeen) -> None:
         self._queue_locks()
-        sql, params = _mark_seen_sql(seen, skip_locked=self.uids is not None)
+        sql, params = _mark_seen_sql(seen, skip_locked=self._shared)
         self._queue(sql, [*params, self.cluster_id])
 
     def drop_staged(self, snapshot_id: str) -> None:

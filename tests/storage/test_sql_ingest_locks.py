@@ -19,6 +19,7 @@ import pytest
 
 from obsyk_core.storage import ChangeSet, ClusterSeen, Storage
 from obsyk_core.testing.builders import at, pod
+from obsyk_plugins.sql_storage.pg_bulk import OBJECT_LOCKS_UP_TO
 
 #: Long enough for any of these calls when nothing blocks them.
 _RETURNS_WITHIN = 5.0
@@ -207,3 +208,13 @@ def test_a_snapshot_waits_for_an_open_event_and_an_event_for_an_open_snapshot(
         event = _Call(_event(storage, cluster_id, "other"))
         assert not event.done.wait(_STILL_WAITING_FOR), "the event did not wait"
     assert event.join() == set()
+
+
+def test_an_event_batch_of_many_objects_has_the_cluster_to_itself(storage: Storage) -> None:
+    """From OBJECT_LOCKS_UP_TO objects on, a batch takes the cluster as a snapshot does."""
+    cluster_id = _cluster(storage)
+    many = {f"u{n:03d}" for n in range(OBJECT_LOCKS_UP_TO)} | {"held"}
+    with _open_ingestion(storage, cluster_id, uids=many):
+        other = _Call(_event(storage, cluster_id, "other"))
+        assert not other.done.wait(_STILL_WAITING_FOR), "the event did not wait"
+    assert other.join() == set()

@@ -210,6 +210,7 @@ def measure(url: str, token: str, triples: list[Triple], warmup: list[Triple]) -
         headers = {"Authorization": f"Bearer {token}"}
         api_seconds: list[float] = []
         raw_seconds: list[float] = []
+        api_cpu = raw_cpu = 0.0
         matched = 0
         try:
             with psycopg.connect(url, autocommit=True) as conn:
@@ -239,24 +240,33 @@ def measure(url: str, token: str, triples: list[Triple], warmup: list[Triple]) -
                     call_raw(triple)
                 # Alternating the two spreads the machine's noise evenly over both.
                 for triple in triples:
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     api_items = call_api(triple)
-                    middle = time.perf_counter()
+                    middle, middle_cpu = time.perf_counter(), time.process_time()
                     raw_items = call_raw(triple)
-                    end = time.perf_counter()
+                    end, end_cpu = time.perf_counter(), time.process_time()
                     if api_items != raw_items or api_items == 0:
                         raise RuntimeError(f"{triple}: API {api_items} items, SQL {raw_items}")
                     api_seconds.append(middle - start)
                     raw_seconds.append(end - middle)
+                    api_cpu += middle_cpu - start_cpu
+                    raw_cpu += end_cpu - middle_cpu
                     matched += api_items
                 plan = conn.execute(
                     "EXPLAIN ANALYZE " + RAW_QUERY, raw_params(triples[0])
                 ).fetchall()
         finally:
             close_app(app)
+    # This process's CPU (the app runs in it; the server's is not counted).
     return {
-        "api": summary(api_seconds),
-        "raw_sql": summary(raw_seconds),
+        "api": {
+            **summary(api_seconds),
+            "client_cpu_ms_mean": round(1000 * api_cpu / len(triples), 3),
+        },
+        "raw_sql": {
+            **summary(raw_seconds),
+            "client_cpu_ms_mean": round(1000 * raw_cpu / len(triples), 3),
+        },
         "mean_items_per_query": round(matched / len(triples), 2),
         "raw_plan": [str(row[0]) for row in plan],
     }

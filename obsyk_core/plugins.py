@@ -19,6 +19,7 @@ hook therefore wraps each plugin's call.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -51,12 +52,15 @@ def build_plugin_manager(
     plugins: Iterable[object] = (),
     disabled: Iterable[str] | None = None,
     load_entry_points: bool = True,
+    distribution: str | None = None,
     extra_hookspecs: Sequence[ModuleType | type] = (),
 ) -> Plugins:
     """Make a plugin manager with the installed plugins and return its facade.
 
     ``plugins`` are extra plugin objects (modules or instances) registered in
-    addition to the entry points; ``disabled`` names plugins to block
+    addition to the entry points; ``distribution`` limits the entry points to
+    that installed distribution's (``"obsyk"``: exactly the built-ins, whatever
+    else is installed); ``disabled`` names plugins to block
     (default: the comma-separated ``OBSYK_DISABLED_PLUGINS``);
     ``extra_hookspecs`` lets an application (the reference app's Flask hooks)
     add its own specs.  Implementations of hooks nobody specified fail here.
@@ -70,7 +74,12 @@ def build_plugin_manager(
     for name in disabled:
         if name:
             pm.set_blocked(name)
-    if load_entry_points:
+    if load_entry_points and distribution is not None:
+        for entry_point in importlib.metadata.distribution(distribution).entry_points:
+            # As pluggy's own loader does: by entry-point name, unless blocked.
+            if entry_point.group == ENTRY_POINT_GROUP and not pm.is_blocked(entry_point.name):
+                pm.register(entry_point.load(), name=entry_point.name)
+    elif load_entry_points:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     for plugin in plugins:
         pm.register(plugin, name=_readable_name(plugin))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Generator
+from pathlib import Path
 
 import marshmallow
 import pytest
+from plugin_dist import install_example_plugin
 
 from obsyk_core.ingest import ResourceChange
 from obsyk_core.kinds import DisplayHints, DuplicateKindError, KindRegistry, ResourceKind
@@ -29,7 +35,7 @@ BUILT_INS |= {"dev_identity", "workos_identity"}
 
 def test_entry_points_bring_every_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DISABLED_ENV, raising=False)
-    plugins = build_plugin_manager()
+    plugins = build_plugin_manager(distribution="obsyk")
     assert set(plugins.plugin_names()) >= BUILT_INS
     assert len(plugins.kinds) == 20
     assert {"memory", "sqlite", "postgresql", "postgresql+psycopg"} <= {
@@ -47,7 +53,7 @@ def test_without_entry_points_nothing_is_registered() -> None:
 
 def test_disabled_env_blocks_a_built_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DISABLED_ENV, "memory_cache, core_kinds")
-    plugins = build_plugin_manager()
+    plugins = build_plugin_manager(distribution="obsyk")
     assert "memory_cache" not in plugins.plugin_names()
     assert "redis_cache" in plugins.plugin_names()
     with pytest.raises(UnknownBackendError, match=r"cache URL scheme 'memory'.*known: redis"):
@@ -57,7 +63,7 @@ def test_disabled_env_blocks_a_built_in(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_disabled_argument_overrides_the_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(DISABLED_ENV, "memory_storage")
-    plugins = build_plugin_manager(disabled=["sql_storage"])
+    plugins = build_plugin_manager(distribution="obsyk", disabled=["sql_storage"])
     assert "memory" in plugins.storage
     assert "sqlite" not in plugins.storage
 
@@ -80,7 +86,9 @@ class _OtherMemoryStorage:
 
 
 def test_duplicate_storage_scheme_names_both_plugins() -> None:
-    plugins = build_plugin_manager(plugins=[_OtherMemoryStorage()], disabled=())
+    plugins = build_plugin_manager(
+        plugins=[_OtherMemoryStorage()], distribution="obsyk", disabled=()
+    )
     with pytest.raises(DuplicateRegistrationError) as caught:
         _ = plugins.storage
     message = str(caught.value)
@@ -90,7 +98,7 @@ def test_duplicate_storage_scheme_names_both_plugins() -> None:
 
 
 def test_unknown_scheme_names_the_known_ones() -> None:
-    plugins = build_plugin_manager(disabled=())
+    plugins = build_plugin_manager(distribution="obsyk", disabled=())
     with pytest.raises(UnknownBackendError, match=r"'mysql'.*memory"):
         plugins.storage.open("mysql://localhost/db")
 
@@ -168,7 +176,7 @@ _DEV_LOGIN = object()
 
 @pytest.fixture
 def with_third_party() -> Plugins:
-    return build_plugin_manager(plugins=[_ThirdParty()], disabled=())
+    return build_plugin_manager(plugins=[_ThirdParty()], distribution="obsyk", disabled=())
 
 
 def test_obsyk_register_kinds_adds_a_kind_beside_the_core_ones(with_third_party: Plugins) -> None:
@@ -226,7 +234,9 @@ class _WrapsRegistration:
 
 def test_a_hook_wrapper_runs_around_the_registrations() -> None:
     wrapper = _WrapsRegistration()
-    plugins = build_plugin_manager(plugins=[wrapper, _ThirdParty()], disabled=())
+    plugins = build_plugin_manager(
+        plugins=[wrapper, _ThirdParty()], distribution="obsyk", disabled=()
+    )
     assert len(plugins.kinds) == 21
     # Called once per implementing plugin: 20 core kinds and the third party's one.
     assert sorted(after - before for before, after in wrapper.seen) == [1, 20]
@@ -290,14 +300,14 @@ class _Plain:
 def test_registrations_follow_pluggys_order() -> None:
     # pluggy calls the later registered first, tryfirst before it, and the
     # trylast built-ins last: the registry keeps that order.
-    plugins = build_plugin_manager(plugins=[_First(), _Plain()], disabled=())
+    plugins = build_plugin_manager(plugins=[_First(), _Plain()], distribution="obsyk", disabled=())
     names = [kind.kind for kind in plugins.kinds]
     assert names[:2] == ["First", "Plain"]
     assert all(kind.plugin == "core_kinds" for kind in list(plugins.kinds)[2:])
 
 
 def test_hook_calls_are_traced_by_pluggys_monitoring() -> None:
-    plugins = build_plugin_manager(plugins=[_ThirdParty()], disabled=())
+    plugins = build_plugin_manager(plugins=[_ThirdParty()], distribution="obsyk", disabled=())
     calls: list[tuple[str, list[str]]] = []
     undo = plugins.pm.add_hookcall_monitoring(
         lambda name, impls, kwargs: calls.append((name, [impl.plugin_name for impl in impls])),
@@ -316,7 +326,9 @@ def test_hook_calls_are_traced_by_pluggys_monitoring() -> None:
 def test_a_built_in_is_replaced_by_disabling_it() -> None:
     # Registries refuse a second "memory" scheme (see the duplicate test above):
     # trylast only orders the calls, it does not let a plugin override.
-    plugins = build_plugin_manager(plugins=[_OtherMemoryStorage()], disabled=["memory_storage"])
+    plugins = build_plugin_manager(
+        plugins=[_OtherMemoryStorage()], distribution="obsyk", disabled=["memory_storage"]
+    )
     registration = next(r for r in plugins.storage if r.name == "memory")
     assert "_OtherMemoryStorage" in registration.plugin
 
@@ -328,3 +340,28 @@ def test_a_registry_filled_by_hand_attributes_what_it_is_told() -> None:
     registry.register(_kind("Gadget"))
     assert registry.by_kind("Widget").plugin == "embedding-service"
     assert registry.by_kind("Gadget").plugin == ""
+
+
+def test_a_third_party_plugin_loads_beside_the_built_ins_and_a_pinned_manager_leaves_it_out(
+    tmp_path: Path,
+) -> None:
+    """As when a kind plugin is pip-installed in the same environment as the project's tests."""
+    site = install_example_plugin(tmp_path / "site")
+    probe = (
+        "import json\n"
+        "from obsyk_core.plugins import build_plugin_manager\n"
+        "every = build_plugin_manager(disabled=())\n"
+        "own = build_plugin_manager(distribution='obsyk', disabled=())\n"
+        "print(json.dumps([every.plugin_names(), len(every.kinds),"
+        " own.plugin_names(), len(own.kinds)]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop(DISABLED_ENV, None)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == 0, done.stderr
+    every, every_kinds, own, own_kinds = json.loads(done.stdout)
+    assert set(every) == BUILT_INS | {"cert_manager"} and every_kinds == 21
+    assert set(own) == BUILT_INS and own_kinds == 20

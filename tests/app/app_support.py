@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from obsyk_core.plugins import build_plugin_manager
 from obsyk_core.storage import Cluster, Organization, Role
 from reference_app.auth.api_tokens import grant_api_token
 from reference_app.auth.credentials import register_cluster
@@ -33,6 +34,8 @@ def embedded_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "PUBLIC_URLS": PUBLIC_URL,
+        # Exactly the project's own plugins, whatever else is installed beside them.
+        "PLUGINS": build_plugin_manager(distribution="obsyk", disabled=()),
         # Tests drive the periodic jobs themselves.
         "PERIODIC_JOBS": False,
         **overrides,

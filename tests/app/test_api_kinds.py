@@ -109,7 +109,9 @@ class _CertificatePlugin:
 
 @pytest.fixture
 def app_with_plugin_kind(tmp_path: Path) -> Iterator[Flask]:
-    plugins = build_plugin_manager(plugins=[_CertificatePlugin()], disabled=[])
+    plugins = build_plugin_manager(
+        plugins=[_CertificatePlugin()], distribution="obsyk", disabled=[]
+    )
     app = create_app(embedded_config(tmp_path, PLUGINS=plugins))
     yield app
     close_app(app)

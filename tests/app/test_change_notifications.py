@@ -55,7 +55,7 @@ def recorder() -> ChangeRecorder:
 
 
 def _plugins(recorder: ChangeRecorder) -> Any:
-    return build_plugin_manager(plugins=[BrokenListener(), recorder])
+    return build_plugin_manager(plugins=[BrokenListener(), recorder], distribution="obsyk")
 
 
 # These override conftest's fixtures of the same names, so ``app`` (both runtimes)

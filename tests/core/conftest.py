@@ -50,7 +50,7 @@ class CertManagerPlugin:
 @pytest.fixture(scope="session")
 def installed() -> Plugins:
     """The installed plugins (the 20 core kinds among them)."""
-    return build_plugin_manager(disabled=())
+    return build_plugin_manager(distribution="obsyk", disabled=())
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from obsyk_operator.testing.kube_server import KubeServer
 
 @pytest.fixture(scope="session")
 def kind_registry() -> KindRegistry:
-    return build_plugin_manager().kinds
+    return build_plugin_manager(distribution="obsyk", disabled=()).kinds
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ StorageFactory = Callable[[], Storage]
 @pytest.fixture(scope="session")
 def plugins() -> Plugins:
     """The installed plugins, as the platform would load them."""
-    return build_plugin_manager(disabled=())
+    return build_plugin_manager(distribution="obsyk", disabled=())
 
 
 def open_migrated(plugins: Plugins, url: str) -> Storage:

@@ -13,7 +13,6 @@ moment (in the middle of a job's bookkeeping), and then a fresh worker starts.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from types import FrameType
 from typing import Any
@@ -42,6 +41,15 @@ class AppWorker(SimpleWorker):
     #: rq's longest wait between two attempts to reach Redis (its default is 60 s).
     max_connection_wait_time = RETRY_MAX_SECONDS
 
+    def subscribe(self) -> None:
+        """No command channel: stop the worker with SIGTERM.
+
+        rq's pubsub thread serves remote commands (shutdown; kill or stop the
+        work-horse, which a non-forking worker has not).  With redis-py 8 its
+        ``stop()`` waits out the thread's 60 s poll, so a SIGTERM took up to a
+        minute, and with Redis down it retries its subscription every 2 s.
+        """
+
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping is not None:
             self.stopping.set()
@@ -69,14 +77,6 @@ def run_worker(app: Flask, stop: threading.Event) -> None:
     def work() -> None:
         worker = make_worker(app)
         worker.stopping = stop
-        try:
-            worker.work()
-        finally:
-            # rq's teardown stops the command-channel thread only after telling Redis
-            # the worker died; with Redis down it never gets there, and the thread
-            # would retry its subscription forever next to the new worker's.
-            if worker.pubsub_thread is not None:
-                with contextlib.suppress(Exception):
-                    worker.pubsub_thread.stop()
+        worker.work()
 
     keep_running("the RQ worker", work, stop, expected=(RedisConnectionError, RedisTimeoutError))

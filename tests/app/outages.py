@@ -194,3 +194,11 @@ class ObsykProcess:
         self._log.close()
         code: int = self.process.returncode
         return code
+
+
+def slow_job(seconds: float, marker: str) -> None:
+    """A job for a real ``obsyk worker`` (importable as ``outages.slow_job``): say it started,
+    take ``seconds``, then write ``marker``."""
+    Path(f"{marker}.started").write_text("")
+    time.sleep(seconds)
+    Path(marker).write_text("done")

@@ -33,7 +33,7 @@ from app_support import (
     postgres_config,
 )
 from flask import Flask
-from outages import ObsykProcess, PrivateRedis, free_port, wait_for_port
+from outages import ObsykProcess, PrivateRedis, free_port, slow_job, wait_for_port
 
 from reference_app import create_app
 from reference_app.app import close_app
@@ -92,6 +92,7 @@ def deployment(tmp_path: Path, postgres_url: str) -> Iterator[Deployment]:
         **os.environ,
         "OBSYK_DATABASE_URL": postgres_url,
         "OBSYK_REDIS_URL": redis.url,
+        "OBSYK_QUEUE_NAME": get_state(app).settings.queue_name,  # one queue with the app's
         "OBSYK_PUBLIC_URL": PUBLIC_URL,
         "OBSYK_SECRET_KEY": secrets.token_urlsafe(32),
         "OBSYK_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -344,4 +345,34 @@ def test_the_worker_thread_outlives_a_40_second_outage_and_recovers_at_once(
     output = worker.output()
     assert output.count(OUTAGE_STARTS) == 1, output
     assert output.count(OUTAGE_ENDS) == 1, output
+    assert worker.stop() == 0
+
+
+def test_a_worker_whose_redis_dies_mid_job_starts_afresh_without_a_process_restart(
+    deployment: Deployment,
+) -> None:
+    # rq waits for Redis while it waits for a job, but quits when Redis fails
+    # while it files a job's result: obsyk worker then starts a new worker in
+    # the same process, which takes the jobs queued once Redis is back.
+    deployment.env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).parent), deployment.env.get("PYTHONPATH", "")]
+    )
+    worker = deployment.start("worker", "worker")
+    jobs = get_state(deployment.app).jobs
+    markers = deployment.logs / "markers"
+    markers.mkdir()
+    jobs.enqueue(slow_job, 3.0, str(markers / "first"))
+    wait_until((markers / "first.started").exists, 60, "the first job started")
+    deployment.redis.kill()
+    wait_until((markers / "first").exists, 10, "the first job's own work done")
+    time.sleep(3)
+    deployment.redis.restart()
+
+    jobs.enqueue(slow_job, 0.0, str(markers / "second"))
+    took = wait_until((markers / "second").exists, 20, "a job queued after the outage ran")
+
+    assert worker.alive()
+    assert took < 10
+    output = worker.output()
+    assert output.count("the RQ worker stopped (") == 1, output  # logged once, not per retry
     assert worker.stop() == 0

@@ -11,10 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agent_wire import CORE_KIND_NAMES, Agent, event, new_cluster_uid, pod, stored_inventory
+from agent_wire import (
+    CORE_KIND_NAMES,
+    Agent,
+    User,
+    event,
+    new_cluster_uid,
+    pod,
+    stored_inventory,
+)
+from app_support import new_user_token
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
+
+from reference_app.state import get_state
 
 CERTIFICATE = {"uid": "cert-1", "name": "shop-tls", "namespace": "shop", "ready": True}
 
@@ -130,3 +141,24 @@ def test_the_kinds_endpoint_and_ignored_kinds_are_in_the_openapi_document(
     assert "ignored_kinds" in schemas["SnapshotAccepted"]["properties"]
     assert "ignored_kinds" in schemas["EventsAccepted"]["properties"]
     assert "kinds" in schemas["HeartbeatAnswer"]["properties"]
+
+
+def test_the_cluster_shows_what_its_operator_watches_and_skips(app: Flask, agent: Agent) -> None:
+    """The heartbeat's kinds extension, per cluster, for people: why a kind has no resources."""
+    org = get_state(app).storage.get_org(agent.org_id)
+    assert org is not None
+    viewer = User(app.test_client(), new_user_token(app, org, "viewer"))
+    states = {"Pod": "watched", "Certificate": "not_served", "Secret": "forbidden"}
+
+    before = viewer.get(f"/api/v1/clusters/{agent.cluster_id}").get_json()
+    agent.post(
+        "heartbeat", {"cluster_uid": agent.cluster_uid, "counts": {"Pod": 0}, "kinds": states}
+    )
+    after = viewer.get(f"/api/v1/clusters/{agent.cluster_id}").get_json()
+    listed = viewer.get("/api/v1/clusters").get_json()["items"]
+
+    assert before["kinds"] is None  # not reported yet
+    assert after["kinds"] == states
+    assert [cluster["kinds"] for cluster in listed] == [states]
+    refused = agent.post("heartbeat", {"cluster_uid": agent.cluster_uid, "kinds": {"Pod": "maybe"}})
+    assert refused.status_code == 422 and list(refused.get_json()["errors"]) == ["kinds"]

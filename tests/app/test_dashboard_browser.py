@@ -39,6 +39,7 @@ from reference_app import create_app
 from reference_app.app import close_app
 from reference_app.demo import DEMO_EDGE_CLUSTER, seed_demo
 from reference_app.demo_shop import CRASHING_POD, SHARED_IMAGE
+from reference_app.kind_states import remember_kind_states
 from reference_app.state import get_state
 
 pytestmark = pytest.mark.browser
@@ -114,6 +115,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     other_cluster = new_cluster(app, other, "their-cluster").cluster
     _add_pod(app, other_cluster.id, OTHER_ORG_POD)
     viewer = new_user_token(app, seed.org, "viewer")
+    # The edge cluster's operator reported a kind plugin whose CRD the cluster lacks.
+    skipped = {"Pod": "watched", "Certificate": "not_served"}
+    remember_kind_states(state.cache, edge.id, skipped, ttl_seconds=3600)
     http = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{http.server_port}"
     # Operators started by the wizard's commands use this URL: it is the audience they sign for.
@@ -346,6 +350,19 @@ def test_fleet_search_finds_an_image_in_two_clusters(
     clusters = set(page.locator("table.resources tbody tr td:first-child").all_text_contents())
     assert clusters == {"demo-cluster", DEMO_EDGE_CLUSTER}
     shoot("fleet-search")
+
+
+def test_a_cluster_says_which_kinds_its_operator_skips_and_why(
+    page: Page, server: DemoServer
+) -> None:
+    sign_in(page, server.token)
+    page.goto(f"/#/clusters/{server.edge_id}")
+
+    skipped = page.locator(".cluster-facts .skipped-kinds")
+    expect(skipped).to_have_text(" · skipped: Certificate (not served)")
+    expect(skipped.locator("[data-state=not_served]")).to_have_attribute(
+        "title", "the cluster does not serve its API (CRD not installed)"
+    )
 
 
 def test_a_second_orgs_data_never_appears(page: Page, server: DemoServer) -> None:

@@ -36,6 +36,7 @@ from reference_app.api.agent.staging import stage_snapshot
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.auth.guards import agent_required, current_agent
 from reference_app.jobs.notifications import announce_changes
+from reference_app.kind_states import remember_kind_states
 from reference_app.metrics import SNAPSHOT_RECONCILE, SNAPSHOT_STAGING
 from reference_app.state import get_state
 
@@ -207,6 +208,13 @@ class HeartbeatView(MethodView):
         ensure_cluster_bound(state.storage, agent, heartbeat.cluster_uid, state.cluster_bindings)
         now = _now()
         seen = ClusterSeen(seen_at=now, heartbeat_at=now, agent_version=heartbeat.agent_version)
+        if heartbeat.kinds is not None:
+            remember_kind_states(
+                state.cache,
+                agent.cluster_id,
+                heartbeat.kinds,
+                ttl_seconds=state.settings.disconnected_after_seconds,
+            )
         if not heartbeat.counts and not heartbeat.digests:
             state.storage.mark_cluster_seen(agent.cluster_id, seen)
             return {"resync": [], "kinds": accepted_kinds(state.plugins.kinds)}

@@ -62,6 +62,7 @@ def _one_view(cluster: Any) -> dict[str, Any]:
         state.storage,
         [cluster],
         disconnected_after_seconds=state.settings.disconnected_after_seconds,
+        cache=state.cache,
     )[0]
 
 
@@ -105,6 +106,7 @@ class Clusters(MethodView):
                 state.storage,
                 page,
                 disconnected_after_seconds=state.settings.disconnected_after_seconds,
+                cache=state.cache,
             ),
             "next_cursor": encode_cursor([page[-1].id]) if len(clusters) > limit else None,
         }

@@ -37,6 +37,16 @@ class ClusterSchema(ma.Schema):
         values=ma.fields.Integer(),
         metadata={"description": "Live resources by kind"},
     )
+    kinds = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        allow_none=True,
+        metadata={
+            "description": "What the cluster's operator last reported it watches (`watched`) "
+            "and skips: `not_served` (the cluster does not serve the kind's API: CRD absent) "
+            "or `forbidden` (RBAC); null when it has not reported lately"
+        },
+    )
 
 
 class ClusterPageSchema(ma.Schema):

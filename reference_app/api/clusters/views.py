@@ -7,8 +7,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from obsyk_core.cache import Cache
 from obsyk_core.freshness import cluster_status
 from obsyk_core.storage import Cluster, Storage
+from reference_app.kind_states import kind_states_of
 
 
 def kind_counts(storage: Storage, cluster_ids: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -23,8 +25,13 @@ def kind_counts(storage: Storage, cluster_ids: Sequence[str]) -> dict[str, dict[
 
 
 def cluster_views(
-    storage: Storage, clusters: Sequence[Cluster], *, disconnected_after_seconds: int
+    storage: Storage,
+    clusters: Sequence[Cluster],
+    *,
+    disconnected_after_seconds: int,
+    cache: Cache | None = None,
 ) -> list[dict[str, Any]]:
+    """Each cluster with its status and counts, and (given the cache) its operator's kinds."""
     now = datetime.now(UTC)
     threshold = timedelta(seconds=disconnected_after_seconds)
     counts = kind_counts(storage, [cluster.id for cluster in clusters])
@@ -33,6 +40,7 @@ def cluster_views(
             **asdict(cluster),
             "status": cluster_status(cluster, now, threshold),
             "resource_counts": counts.get(cluster.id, {}),
+            "kinds": kind_states_of(cache, cluster.id) if cache is not None else None,
         }
         for cluster in clusters
     ]

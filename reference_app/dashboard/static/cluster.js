@@ -18,6 +18,21 @@ function statusLine(cluster) {
     " ",
     cluster.last_heartbeat_at ? ["last heartbeat ", timeAgo(cluster.last_heartbeat_at)] : "no heartbeat yet",
     ` · agent ${cluster.agent_version ?? "—"} · Kubernetes ${cluster.kubernetes_version ?? "—"}`,
+    skippedKinds(cluster.kinds),
+  );
+}
+
+// Kinds the operator reports it skips (the heartbeat's kinds): why they hold nothing.
+const SKIPPED = { not_served: "the cluster does not serve its API (CRD not installed)", forbidden: "RBAC forbids listing it" };
+
+function skippedKinds(kinds) {
+  const skipped = Object.entries(kinds ?? {}).filter(([, state]) => state in SKIPPED).sort();
+  if (!skipped.length) return null;
+  return h(
+    "span",
+    { class: "skipped-kinds" },
+    " · skipped: ",
+    skipped.map(([kind, state], index) => [index ? ", " : "", h("span", { title: SKIPPED[state], "data-state": state }, `${kind} (${state.replace("_", " ")})`)]),
   );
 }
 

@@ -29,6 +29,7 @@ from obsyk_core.kinds import (
     KindRegistry,
     RawObject,
     Record,
+    Relations,
     ResourceKind,
     UnknownKindError,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "RawObject",
     "Record",
     "RecordDiff",
+    "Relations",
     "ResourceChange",
     "ResourceEvent",
     "ResourceKind",

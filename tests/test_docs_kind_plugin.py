@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 from pathlib import Path
@@ -144,3 +145,13 @@ def test_the_howto_shows_the_shipped_example_and_its_entry_point() -> None:
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     assert EXAMPLE.read_text() in blocks
     assert '[project.entry-points.obsyk]\ncert_manager = "obsyk_cert_manager"' in text
+
+
+def test_every_name_the_howto_uses_imports_from_where_it_says() -> None:
+    table = HOWTO.read_text().split("### Where the names in this guide come from", 1)[1]
+    rows = re.findall(r"^\| (`.+?`) \| `([\w.]+)`", table.split("\n\n", 2)[1], re.MULTILINE)
+    assert len(rows) >= 6
+    for names, module_name in rows:
+        module = importlib.import_module(module_name)
+        for name in re.findall(r"`(\w+)`", names):
+            assert hasattr(module, name), f"{module_name}.{name}"

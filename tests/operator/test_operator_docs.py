@@ -25,6 +25,7 @@ def test_every_flag_of_run_is_documented_and_nothing_else() -> None:
 def test_documented_metric_names_are_the_exposed_ones() -> None:
     metrics = OperatorMetrics()
     metrics.watch_cache(lambda: {"Pod": 1})
+    metrics.watch_kind_states(lambda: {"Certificate": "not_served"})
     exposed = {
         family.name + "_total" if family.type == "counter" else family.name
         for family in metrics.registry.collect()

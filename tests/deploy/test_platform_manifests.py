@@ -130,7 +130,12 @@ def test_settings_come_from_the_configmap_and_secrets_only_by_reference(tree: st
             continue
         [container] = pod["containers"]
         env = {item["name"]: item for item in container["env"]}
-        for name in ("OBSYK_DATABASE_URL", "OBSYK_REDIS_URL", "OBSYK_SECRET_KEY"):
+        for name in (
+            "OBSYK_DATABASE_URL",
+            "OBSYK_REDIS_URL",
+            "OBSYK_SECRET_KEY",
+            "OBSYK_SECRET_KEYS",
+        ):
             assert "value" not in env[name], (where, name)
             assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "obsyk-platform"
         [source] = container["envFrom"]
@@ -173,6 +178,10 @@ def test_network_policies_deny_by_default_and_open_only_the_needed_paths() -> No
     ports = {port["port"] for rule in egress["egress"] for port in rule["ports"]}
     assert ports == {53, 5432, 6379}, "workers reach DNS, PostgreSQL and Redis only"
     assert all("to" not in rule for rule in egress["egress"])
+    # HTTPS out (WorkOS sign-in) for the API alone, never for workers or the scheduler.
+    https = policies["obsyk-api-egress-https"]
+    assert https["podSelector"] == {"matchLabels": {"app.kubernetes.io/component": "api"}}
+    assert [p["port"] for rule in https["egress"] for p in rule["ports"]] == [443]
 
 
 def test_dev_datastores_answer_the_platform_only() -> None:

@@ -221,6 +221,10 @@ def run_cluster(plan: ClusterPlan, results: Any, finish: Any) -> None:
     from obsyk_operator.testing.kube_server import KubeServer
     from obsyk_operator.testing.local_cluster import NODES, Churn, pod, seed
 
+    # The operator's log lines go to a file per cluster, not the caller's terminal.
+    log = os.open(Path(plan.workdir) / f"cluster-{plan.index}.log", os.O_WRONLY | os.O_CREAT)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
     server = KubeServer().start()
     seed(server, "demo")
     for number in range(plan.size):

@@ -206,6 +206,9 @@ class ClusterPlan:
     relabels_per_tick: int = 2
     #: Seconds between full snapshots, so snapshots keep flowing through the workers.
     resync_interval: float = 4.0
+    #: Each heartbeat carries per-kind digests: under churn they differ from the stored
+    #: state while changes are in flight, and the platform then asks for a resync.
+    heartbeat_interval: float = 2.0
 
 
 def run_cluster(plan: ClusterPlan, results: Any, finish: Any) -> None:
@@ -245,7 +248,7 @@ def run_cluster(plan: ClusterPlan, results: Any, finish: Any) -> None:
             shipping=ShippingSettings(
                 initial_backoff=0.1,
                 max_backoff=1.0,
-                heartbeat_interval=2.0,
+                heartbeat_interval=plan.heartbeat_interval,
                 resync_interval=plan.resync_interval,
                 # Small chunks: snapshots are staged and applied by the workers.
                 snapshot_chunk_bytes=256 * 1024,

@@ -47,12 +47,17 @@ def _gunicorn(command: list[str], env: dict[str, str], port: int, log: Path) -> 
             time.sleep(1.0)  # let the second worker finish booting too
             yield url
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL after 30 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:

@@ -14,10 +14,12 @@ from typing import Any
 import orjson
 
 from obsyk_core.ingest import IncomingResource, IngestResult, reconcile_snapshot
+from obsyk_core.kinds import KindRegistry
 from obsyk_core.storage import ClusterSeen, StagedChunk
-from obsyk_core.wire import BodyError, Snapshot, parse_snapshot
+from obsyk_core.wire import BodyError, parse_snapshot
 from reference_app.jobs.notifications import announce_changes
 from reference_app.jobs.staged import complete_snapshot
+from reference_app.jobs.staged_form import StagedResources, read_staged
 from reference_app.metrics import SNAPSHOT_RECONCILE
 from reference_app.state import get_state
 
@@ -58,9 +60,10 @@ def _apply_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | 
         return None
     parsed = _parse_chunks(chunks)
     if isinstance(parsed, dict):
-        # Chunks are validated before they are staged, so this means a kind plugin was
-        # removed since: no retry can ever apply the snapshot, and keeping it would only
-        # re-parse it on every recovery run.  The operator's next snapshot replaces it.
+        # Chunks are validated before they are staged, so this means a chunk staged as
+        # its body by an earlier version no longer validates, or one was altered: no
+        # retry can ever apply the snapshot, and keeping it would only re-parse it on
+        # every recovery run.  The operator's next snapshot replaces it.
         log.error(
             "dropping staged snapshot %s of cluster %s: its chunks no longer parse: %s",
             snapshot_id,
@@ -72,15 +75,18 @@ def _apply_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | 
         return None
     resources: dict[str, list[IncomingResource]] = {}
     meta: dict[str, str | None] = {}
-    for snapshot in parsed:
-        for kind, items in snapshot.resources.items():
+    for staged_chunk in parsed:
+        for kind, items in staged_chunk.resources.items():
             resources.setdefault(kind, []).extend(items)
-        meta["agent_version"] = snapshot.agent_version or meta.get("agent_version")
-        meta["kubernetes_version"] = snapshot.kubernetes_version or meta.get("kubernetes_version")
+        meta["agent_version"] = staged_chunk.agent_version or meta.get("agent_version")
+        meta["kubernetes_version"] = staged_chunk.kubernetes_version or meta.get(
+            "kubernetes_version"
+        )
     # The snapshot describes the cluster as of its first chunk: an event that
     # arrived while later chunks were in flight is newer and must win.
     received_at = min(chunk.received_at for chunk in chunks)
     completed_at = max(chunk.received_at for chunk in chunks)
+    del parsed, staged, chunks  # the resources hold what the write needs: the payloads go
     started = time.perf_counter()
     result = reconcile_snapshot(
         state.storage,
@@ -108,30 +114,46 @@ def _apply_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult | 
     return result
 
 
-def _parse_chunks(chunks: list[StagedChunk]) -> list[Snapshot] | dict[int, Any]:
-    """Every chunk parsed, or each unparseable chunk's number mapped to its errors."""
+def _parse_chunks(chunks: list[StagedChunk]) -> list[StagedResources] | dict[int, Any]:
+    """Every chunk's resources, or each unparseable chunk's number mapped to its errors.
+
+    A chunk staged in the validated form (:mod:`reference_app.jobs.staged_form`)
+    is read back without validating it again; anything else (a body staged by
+    an earlier version, or a chunk whose digest no longer matches) is
+    validated in full, as a body.  Kinds no installed plugin declares (one
+    removed since the chunk was staged) are skipped, as the endpoint skips them.
+    """
     kinds = get_state().plugins.kinds
-    parsed: list[Snapshot] = []
+    parsed: list[StagedResources] = []
     errors: dict[int, Any] = {}
     for chunk in chunks:
+        ignored: set[str] = set()
         try:
-            # Arrays of kinds no plugin declares are skipped, as the endpoint
-            # skips them (and named them in its answer when the chunk came).
-            ignored: set[str] = set()
-            body = orjson.loads(chunk.payload)
-            parsed.append(parse_snapshot(body, kinds, ignored_kinds=ignored))
-            if ignored:
-                log.warning(
-                    "staged snapshot %s chunk %d: skipped %s: no installed plugin declares it",
-                    chunk.snapshot_id,
-                    chunk.chunk,
-                    ", ".join(sorted(ignored)),
-                )
+            staged = read_staged(chunk.payload) or _validated(chunk.payload, kinds, ignored)
         except BodyError as error:
             errors[chunk.chunk] = error.errors
+            continue
         except orjson.JSONDecodeError as error:
             errors[chunk.chunk] = str(error)
+            continue
+        ignored.update(kind for kind in staged.resources if kind not in kinds)
+        for kind in ignored:
+            staged.resources.pop(kind, None)
+        if ignored:
+            log.warning(
+                "staged snapshot %s chunk %d: skipped %s: no installed plugin declares it",
+                chunk.snapshot_id,
+                chunk.chunk,
+                ", ".join(sorted(ignored)),
+            )
+        parsed.append(staged)
     return errors or parsed
+
+
+def _validated(payload: bytes, kinds: KindRegistry, ignored: set[str]) -> StagedResources:
+    """A chunk staged as the body it came in, decoded and validated."""
+    snapshot = parse_snapshot(orjson.loads(payload), kinds, ignored_kinds=ignored)
+    return StagedResources(snapshot.agent_version, snapshot.kubernetes_version, snapshot.resources)
 
 
 def prune_history() -> int:

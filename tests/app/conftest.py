@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from agent_wire import Agent, new_cluster_uid
 from app_support import (
     PUBLIC_URL,
     ClusterKeys,
@@ -41,6 +42,18 @@ from reference_app import create_app
 from reference_app.app import close_app
 from reference_app.jobs.queue import RqJobQueue
 from reference_app.state import get_state
+
+
+@pytest.fixture
+def agent(
+    client: FlaskClient,
+    make_org: Callable[..., Organization],
+    make_cluster: Callable[..., ClusterKeys],
+    agent_token: Callable[..., str],
+) -> Agent:
+    """An operator of a new cluster in a new org, with an access token."""
+    keys = make_cluster(make_org())
+    return Agent(client, agent_token(keys), new_cluster_uid(), keys.cluster.id, keys.cluster.org_id)
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_wire import Agent, event, new_cluster_uid, pod
-from app_support import ClusterKeys, embedded_config, postgres_config
+from agent_wire import Agent, event, pod
+from app_support import embedded_config, postgres_config
 from flask import Flask
-from flask.testing import FlaskClient
 
 from obsyk_core.ingest import IngestResult, ResourceChange
 from obsyk_core.plugins import build_plugin_manager, hookimpl
-from obsyk_core.storage import ChangeType, Organization
+from obsyk_core.storage import ChangeType
 from reference_app import create_app
 from reference_app.app import close_app
 from reference_app.jobs.notifications import announce_changes, notify_changes
@@ -80,17 +79,6 @@ def postgres_app(
     assert isinstance(jobs, RqJobQueue)
     jobs.queue.empty()  # type: ignore[no-untyped-call]
     close_app(app)
-
-
-@pytest.fixture
-def agent(
-    client: FlaskClient,
-    make_org: Callable[..., Organization],
-    make_cluster: Callable[..., ClusterKeys],
-    agent_token: Callable[..., str],
-) -> Agent:
-    keys = make_cluster(make_org())
-    return Agent(client, agent_token(keys), new_cluster_uid(), keys.cluster.id, keys.cluster.org_id)
 
 
 def _ok(response: Any, status: int = 200) -> dict[str, Any]:

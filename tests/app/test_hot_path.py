@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from agent_wire import Agent, User, new_cluster_uid, pod, stored_inventory
-from app_support import ClusterKeys, new_cluster, new_org, new_user_token, request_access_token
+from app_support import new_cluster, new_org, new_user_token, request_access_token
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -28,17 +28,6 @@ from obsyk_core.storage import Cluster, Organization
 from reference_app.auth.access_tokens import AccessTokens
 from reference_app.remembered import Remembered
 from reference_app.state import get_state
-
-
-@pytest.fixture
-def agent(
-    client: FlaskClient,
-    make_org: Callable[..., Organization],
-    make_cluster: Callable[..., ClusterKeys],
-    agent_token: Callable[..., str],
-) -> Agent:
-    keys = make_cluster(make_org())
-    return Agent(client, agent_token(keys), new_cluster_uid(), keys.cluster.id, keys.cluster.org_id)
 
 
 @pytest.fixture

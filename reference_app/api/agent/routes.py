@@ -98,6 +98,8 @@ class SnapshotView(MethodView):
         state = get_state()
         agent = current_agent()
         body, raw = read_json_body(state.settings.max_snapshot_bytes)
+        size = len(raw)
+        del raw  # decoded: staged (if it is) as validated, never as received
         ignored: set[str] = set()
         try:
             snapshot = parse_snapshot(body, state.plugins.kinds, ignored_kinds=ignored)
@@ -107,10 +109,10 @@ class SnapshotView(MethodView):
         ensure_cluster_bound(state.storage, agent, snapshot.cluster_uid)
         now = _now()
         skipped = report_ignored(ignored, endpoint="snapshot", cluster_id=agent.cluster_id)
-        if snapshot.chunked or len(raw) > state.settings.async_snapshot_bytes:
+        if snapshot.chunked or size > state.settings.async_snapshot_bytes:
             with SNAPSHOT_STAGING.time():
                 snapshot_id, queued = stage_snapshot(
-                    state.storage, state.jobs, agent.cluster_id, snapshot, raw, received_at=now
+                    state.storage, state.jobs, agent.cluster_id, snapshot, received_at=now
                 )
             # The snapshot time is set by the job that applies it, not here.
             state.storage.mark_cluster_seen(

@@ -1,8 +1,10 @@
 """Staging snapshots that are applied by a background job.
 
 Chunked snapshots (``snapshot_id``/``chunk``/``final``) and single bodies
-above ``async_snapshot_bytes`` are written, as received, to the storage's
-durable staging area; the 202 that follows means "durably staged".  Once the
+above ``async_snapshot_bytes`` are written to the storage's durable staging
+area as they were validated (:mod:`reference_app.jobs.staged_form`), so the
+job applies them without decoding and validating the body a second time; the
+202 that follows means "durably staged".  Once the
 final chunk and every chunk before it are staged, the
 ``reconcile_staged_snapshot`` job applies them in one transaction.  If the
 queue loses the job, or never gets it (Redis down when the last chunk
@@ -21,6 +23,7 @@ from obsyk_core.storage import StagedChunk, Storage
 from obsyk_core.wire import Snapshot
 from reference_app.jobs.queue import JobQueue
 from reference_app.jobs.staged import complete_snapshot
+from reference_app.jobs.staged_form import staged_payload
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +33,6 @@ def stage_snapshot(
     jobs: JobQueue,
     cluster_id: str,
     snapshot: Snapshot,
-    payload: bytes,
     *,
     received_at: datetime,
 ) -> tuple[str, bool]:
@@ -50,7 +52,7 @@ def stage_snapshot(
             snapshot_id=snapshot_id,
             chunk=chunk,
             final=final,
-            payload=payload,
+            payload=staged_payload(snapshot),
             received_at=received_at,
         ),
     )

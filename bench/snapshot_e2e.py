@@ -173,6 +173,7 @@ def end_to_end(
     seconds = visible - start
     return {
         "status": answer.status_code,
+        "snapshot_id": answer.json().get("snapshot_id"),
         "answer_seconds": round(answered - start, 3),
         "after_answer_seconds": round(visible - answered, 3),
         "seconds": round(seconds, 3),
@@ -214,6 +215,30 @@ def copy_baseline(url: str, body: dict[str, Any], kinds: Any) -> dict[str, Any]:
     return {"rows": count, "seconds": round(seconds, 3), "rows_per_s": round(count / seconds, 1)}
 
 
+def job_timings(redis_url: str, job_id: str) -> dict[str, float]:
+    """The reconcile job's wait in the queue (enqueued to started) and its run, in seconds."""
+    import redis
+    from rq.job import Job
+
+    from reference_app.jobs.queue import rq_job_id
+
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        job = Job.fetch(rq_job_id(job_id), connection=connection)
+        # Its resources are visible once it commits; it ends a moment later.
+        result = job.latest_result(timeout=30)  # rq 3 keeps the run's times with its result
+        job.refresh()
+        assert result is not None and job.enqueued_at is not None
+        started = result.execution_started_at or job.started_at
+        assert started is not None
+        return {
+            "queued_ms": round((started - job.enqueued_at).total_seconds() * 1000, 1),
+            "run_seconds": round((result.created_at - started).total_seconds(), 3),
+        }
+    finally:
+        connection.close()
+
+
 # ----------------------------------------------------------------- the run
 
 
@@ -242,6 +267,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 cpu_before = {pid: cpu_seconds(pid) for pid in [*api_pids, worker_pid]}
                 ours = end_to_end(base, cluster, body, expected, user_token)
                 cpu = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in cpu_before}
+                job_id = f"reconcile-staged:{cluster['id']}:{ours.pop('snapshot_id')}"
+                ours["job"] = job_timings(args.redis_url, job_id)
                 memory = {
                     "api_peak_rss_mib": max(peak_rss_mib(pid) for pid in api_pids),
                     "worker_peak_rss_mib": peak_rss_mib(worker_pid),

@@ -50,35 +50,48 @@ class StagedResources:
 
 
 def staged_payload(snapshot: Snapshot) -> bytes:
-    """The validated ``snapshot`` (one chunk of it) in the staged form."""
+    """The validated ``snapshot`` (one chunk of it) in the staged form.
+
+    Built from pieces the parse already made (each record's canonical JSON is
+    referenced, not copied) and joined once, so staging holds one new buffer
+    the size of the payload next to the parsed snapshot.
+    """
     meta = {
         "agent_version": snapshot.agent_version,
         "kubernetes_version": snapshot.kubernetes_version,
         "kinds": list(snapshot.resources),
     }
-    body = b"".join(_lines(orjson.dumps(meta), snapshot))
-    return MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    pieces = [orjson.dumps(meta), b"\n"]
+    pieces.extend(_resource_pieces(snapshot))
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+    return b"".join([MAGIC, digest.hexdigest().encode(), b"\n", *pieces])
 
 
-def _lines(meta: bytes, snapshot: Snapshot) -> Iterator[bytes]:
-    yield meta + b"\n"
+def _resource_pieces(snapshot: Snapshot) -> Iterator[bytes]:
+    """Each resource's line, as its identity, a tab, its record JSON and a newline."""
     dumps = orjson.dumps
     for items in snapshot.resources.values():
         for item in items:
-            identity = (
-                item.kind,
-                item.uid,
-                item.name,
-                item.namespace,
-                item.labels,
-                item.annotations,
-                item.content_hash,
-            )
             record_json = item.record_json
             if record_json is None:  # every parsed resource has it; a hand-built one may not
                 record_json = IncomingResource.from_record(item.kind, item.record).record_json
             assert record_json is not None
-            yield dumps(identity) + b"\t" + record_json + b"\n"
+            yield dumps(
+                (
+                    item.kind,
+                    item.uid,
+                    item.name,
+                    item.namespace,
+                    item.labels,
+                    item.annotations,
+                    item.content_hash,
+                )
+            )
+            yield b"\t"
+            yield record_json
+            yield b"\n"
 
 
 def read_staged(payload: bytes) -> StagedResources | None:

@@ -58,6 +58,17 @@ class IncomingResource:
     @classmethod
     def from_record(cls, kind: str, record: Mapping[str, Any]) -> IncomingResource:
         encoded = canonical_json(record)
+        return cls.from_encoded(kind, record, encoded, canonical_digest(encoded))
+
+    @classmethod
+    def from_encoded(
+        cls, kind: str, record: Mapping[str, Any], record_json: bytes, content_hash: str
+    ) -> IncomingResource:
+        """A validated record whose canonical JSON and its digest were computed before.
+
+        For a caller that can prove they belong to ``record`` (a staged chunk
+        whose digest still matches): nothing is validated, encoded or hashed.
+        """
         return cls(
             kind=kind,
             uid=record["uid"],
@@ -66,8 +77,8 @@ class IncomingResource:
             labels=record.get("labels") or {},
             annotations=record.get("annotations") or {},
             record=record,
-            content_hash=canonical_digest(encoded),
-            record_json=encoded,
+            content_hash=content_hash,
+            record_json=record_json,
         )
 
     def as_row(

@@ -1,13 +1,15 @@
 """The form a validated snapshot chunk is staged in, so the job applies it without validating again.
 
 The request decodes and validates a snapshot once (``obsyk_core.wire``); what
-it stages is that result, not the body it received: one line per resource, the
-resource's identity as a small JSON array, a tab, and the record's canonical
-JSON exactly as validated and hashed (``IncomingResource.record_json``).  The
-job reads the lines back into :class:`~obsyk_core.ingest.IncomingResource`
-without the kinds' validation, the canonical re-encoding or the hashing; it
-decodes only each record (a backend needs it as a mapping) and takes the
-canonical bytes as they are.
+it stages is that result, not the body it received: one line per resource,
+its kind, its content hash and the record's canonical JSON exactly as
+validated and hashed (``IncomingResource.record_json``).  The job reads the
+lines back into :class:`~obsyk_core.ingest.IncomingResource` without the
+kinds' validation, the canonical re-encoding or the hashing
+(:meth:`~obsyk_core.ingest.IncomingResource.from_encoded`); it decodes only
+each record (a backend needs it as a mapping) and takes the canonical bytes as
+they are.  The rest of a resource's identity (uid, name, labels...) is read
+from its record, as the parse read it.
 
 A staged chunk is trusted because it can be proven unchanged: its first line
 carries a SHA-256 digest of everything after it, checked before the chunk is
@@ -17,19 +19,18 @@ returns ``None`` and the job falls back to validating it as a body.
 
 Layout::
 
-    obsyk-staged 1 <sha256 hex of the rest>\\n
+    obsyk-staged 2 <sha256 hex of the rest>\\n
     {"agent_version": ..., "kubernetes_version": ..., "kinds": [carried kinds]}\\n
-    ["Pod", uid, name, namespace, labels, annotations, content_hash]\\t<record JSON>\\n
+    <kind>\\t<content hash>\\t<record JSON>\\n
     ...
 
-JSON never holds a raw tab or newline (they are escaped inside strings), so
-the separators are unambiguous.
+JSON never holds a raw tab or newline (they are escaped inside strings), and
+kind names and hashes hold neither, so the separators are unambiguous.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import orjson
@@ -37,7 +38,7 @@ import orjson
 from obsyk_core.ingest import IncomingResource
 from obsyk_core.wire import Snapshot
 
-MAGIC = b"obsyk-staged 1 "
+MAGIC = b"obsyk-staged 2 "
 
 
 @dataclass(slots=True)
@@ -62,36 +63,19 @@ def staged_payload(snapshot: Snapshot) -> bytes:
         "kinds": list(snapshot.resources),
     }
     pieces = [orjson.dumps(meta), b"\n"]
-    pieces.extend(_resource_pieces(snapshot))
-    digest = hashlib.sha256()
-    for piece in pieces:
-        digest.update(piece)
-    return b"".join([MAGIC, digest.hexdigest().encode(), b"\n", *pieces])
-
-
-def _resource_pieces(snapshot: Snapshot) -> Iterator[bytes]:
-    """Each resource's line, as its identity, a tab, its record JSON and a newline."""
-    dumps = orjson.dumps
-    for items in snapshot.resources.values():
+    for kind, items in snapshot.resources.items():
+        kind_tab = kind.encode() + b"\t"
         for item in items:
             record_json = item.record_json
             if record_json is None:  # every parsed resource has it; a hand-built one may not
-                record_json = IncomingResource.from_record(item.kind, item.record).record_json
+                record_json = IncomingResource.from_record(kind, item.record).record_json
             assert record_json is not None
-            yield dumps(
-                (
-                    item.kind,
-                    item.uid,
-                    item.name,
-                    item.namespace,
-                    item.labels,
-                    item.annotations,
-                    item.content_hash,
-                )
-            )
-            yield b"\t"
-            yield record_json
-            yield b"\n"
+            pieces += (kind_tab, item.content_hash.encode(), b"\t", record_json, b"\n")
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+    pieces[:0] = (MAGIC, digest.hexdigest().encode(), b"\n")
+    return b"".join(pieces)
 
 
 def read_staged(payload: bytes) -> StagedResources | None:
@@ -104,28 +88,17 @@ def read_staged(payload: bytes) -> StagedResources | None:
         return None
     first_end = payload.find(b"\n")
     digest = payload[len(MAGIC) : first_end].decode()
-    body = memoryview(payload)[first_end + 1 :]
-    if hashlib.sha256(body).hexdigest() != digest:
+    if hashlib.sha256(memoryview(payload)[first_end + 1 :]).hexdigest() != digest:
         return None
     meta_end = payload.find(b"\n", first_end + 1)
     meta = orjson.loads(payload[first_end + 1 : meta_end])
     resources: dict[str, list[IncomingResource]] = {kind: [] for kind in meta["kinds"]}
-    loads = orjson.loads
-    for line in payload[meta_end + 1 :].splitlines():
-        identity, _, record_json = line.partition(b"\t")
-        kind, uid, name, namespace, labels, annotations, content_hash = loads(identity)
-        resources[kind].append(
-            IncomingResource(
-                kind=kind,
-                uid=uid,
-                name=name,
-                namespace=namespace,
-                labels=labels,
-                annotations=annotations,
-                record=loads(record_json),
-                content_hash=content_hash,
-                record_json=record_json,
-            )
+    loads, from_encoded = orjson.loads, IncomingResource.from_encoded
+    for line in payload[meta_end + 1 :].split(b"\n")[:-1]:
+        kind, content_hash, record_json = line.split(b"\t", 2)
+        kind_name = kind.decode()
+        resources[kind_name].append(
+            from_encoded(kind_name, loads(record_json), record_json, content_hash.decode())
         )
     return StagedResources(
         agent_version=meta["agent_version"],

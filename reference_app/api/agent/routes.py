@@ -36,6 +36,7 @@ from reference_app.api.agent.staging import stage_snapshot
 from reference_app.api.arguments import ApiBlueprint
 from reference_app.auth.guards import agent_required, current_agent
 from reference_app.jobs.notifications import announce_changes
+from reference_app.jobs.staged_form import staged_payload
 from reference_app.kind_states import remember_kind_states
 from reference_app.metrics import SNAPSHOT_RECONCILE, SNAPSHOT_STAGING
 from reference_app.state import get_state
@@ -111,8 +112,11 @@ class SnapshotView(MethodView):
         skipped = report_ignored(ignored, endpoint="snapshot", cluster_id=agent.cluster_id)
         if snapshot.chunked or size > state.settings.async_snapshot_bytes:
             with SNAPSHOT_STAGING.time():
+                payload = staged_payload(snapshot)
+                # The records are in the payload now: free the parsed ones before the write.
+                snapshot.resources.clear()
                 snapshot_id, queued = stage_snapshot(
-                    state.storage, state.jobs, agent.cluster_id, snapshot, received_at=now
+                    state.storage, state.jobs, agent.cluster_id, snapshot, payload, received_at=now
                 )
             # The snapshot time is set by the job that applies it, not here.
             state.storage.mark_cluster_seen(

@@ -23,7 +23,6 @@ from obsyk_core.storage import StagedChunk, Storage
 from obsyk_core.wire import Snapshot
 from reference_app.jobs.queue import JobQueue
 from reference_app.jobs.staged import complete_snapshot
-from reference_app.jobs.staged_form import staged_payload
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +32,15 @@ def stage_snapshot(
     jobs: JobQueue,
     cluster_id: str,
     snapshot: Snapshot,
+    payload: bytes,
     *,
     received_at: datetime,
 ) -> tuple[str, bool]:
     """Stage one chunk (or a whole big snapshot as chunk 0); return (snapshot_id, queued).
+
+    ``payload`` is the chunk in the staged form
+    (:func:`reference_app.jobs.staged_form.staged_payload`); ``snapshot``
+    supplies its id, number and finality.
 
     ``queued`` is True when this chunk completed the snapshot and the job to
     apply it was enqueued; False when the snapshot is not complete yet, or
@@ -52,7 +56,7 @@ def stage_snapshot(
             snapshot_id=snapshot_id,
             chunk=chunk,
             final=final,
-            payload=staged_payload(snapshot),
+            payload=payload,
             received_at=received_at,
         ),
     )

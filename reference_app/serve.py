@@ -9,7 +9,9 @@ no database connection or thread is ever shared across a fork.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -91,7 +93,15 @@ def prepare_metrics_dir() -> Path:
     else:
         directory = Path(tempfile.mkdtemp(prefix="obsyk-metrics-"))
         os.environ[MULTIPROC_ENV] = str(directory)
+        # Removed when this (master) process exits; the forked workers inherit the
+        # handler, and one of them exiting must not take the directory with it.
+        atexit.register(_remove_if_owner, directory, os.getpid())
     return directory
+
+
+def _remove_if_owner(directory: Path, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _forget_worker_metrics(_server: Any, worker: Any) -> None:

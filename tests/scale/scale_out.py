@@ -107,6 +107,7 @@ class Platform:
 
     def __post_init__(self) -> None:
         self.api_ports = {"api-1": free_port(), "api-2": free_port()}
+        self.worker_metrics_ports = {"worker-1": free_port(), "worker-2": free_port()}
         self.proxy = RoundRobinProxy(list(self.api_ports.values()))
         self.url = f"http://127.0.0.1:{self.proxy.port}"
         self.env = {
@@ -133,8 +134,10 @@ class Platform:
                 name: [*api, str(self.api_threads), "--port", str(port)]
                 for name, port in self.api_ports.items()
             },
-            "worker-1": ["worker"],
-            "worker-2": ["worker"],
+            **{
+                name: ["worker", "--metrics-port", str(port)]
+                for name, port in self.worker_metrics_ports.items()
+            },
             "scheduler": ["scheduler"],
         }
 

@@ -12,10 +12,12 @@ API server's changes.  bench/scale_out.py runs the same at full size.
 from __future__ import annotations
 
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from outages import PrivateRedis
+from prometheus_client.parser import text_string_to_metric_families
 from scale_out import ClusterPlan, Platform, history_problems, platform_state, start_clusters
 
 from reference_app import create_app
@@ -41,6 +43,16 @@ def register_clusters(database_url: str, workdir: Path, count: int) -> list:
         return [register_cluster(storage, org.id, f"cluster-{n}") for n in range(count)]
     finally:
         close_app(app)
+
+
+def _scrape(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def _log(workdir: Path, name: str) -> str:
@@ -105,6 +117,10 @@ def test_ten_clusters_converge_exactly_through_api_and_worker_restarts(
         assert _log(tmp_path, "api-1").count("Starting gunicorn") == 2
         for worker in ("worker-1", "worker-2"):
             assert "applied staged snapshot" in _log(tmp_path, worker), worker
+        # A worker's own metrics (obsyk worker --metrics-port) count what it applied.
+        metrics = _scrape(platform.worker_metrics_ports["worker-2"])
+        assert metrics[("obsyk_snapshot_reconcile_seconds_count", (("path", "staged"),))] > 0
+        assert metrics[("obsyk_ingested_changes_total", (("change", "added"), ("kind", "Pod")))] > 0
     finally:
         if finish is not None:
             finish.set()

@@ -565,7 +565,7 @@ class SqlStorage(SqlPeople, Storage):
         if not query.cluster_ids or query.limit <= 0:
             return []
         with self._reading_one_statement() as connection:
-            result = connection.execute(resource_query(query, self.dialect))
+            result = connection.execute(*resource_query(query, self.dialect))
             return [rows.resource(row) for row in result]
 
     def get_resource(self, cluster_id: str, uid: str) -> ResourceRow | None:

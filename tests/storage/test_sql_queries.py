@@ -177,15 +177,15 @@ def test_postgresql_answers_listing_filters_from_indexes(
         # Forbid sequential scans: the plan then shows whether an index *can* answer.
         connection.execute(text("SET enable_seqscan = off"))
         for label, query in queries.items():
-            compiled = resource_query(query, "postgresql").compile(
-                dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
-            )
+            statement, values = resource_query(query, "postgresql")
+            # The SQL and values as SQLAlchemy sends them (IN lists expanded).
+            sent = statement.compile(dialect=connection.dialect).construct_expanded_state(values)
             params = {
                 name: Jsonb(value) if isinstance(value, dict) else value
-                for name, value in compiled.params.items()
+                for name, value in sent.parameters.items()
             }
             plan = "\n".join(
-                row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", params)
+                row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sent.statement}", params)
             )
             assert "Seq Scan on resources" not in plan, (label, plan)
             assert "ix_resources_" in plan or "pk_resources" in plan, (label, plan)

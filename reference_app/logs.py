@@ -11,6 +11,7 @@ through structlog's formatter, so every line has one shape.
 ``X-Request-ID`` when it is a sane one, else a new one), binds it to every line
 logged while the request runs, returns it in the response's ``X-Request-ID``,
 and writes one access line per request unless ``OBSYK_ACCESS_LOG`` is off.
+:func:`job_log_context` does the same for a background job's lines (``job_id``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import re
 import time
 import uuid
+from contextlib import AbstractContextManager
 
 import structlog
 from flask import Flask, Response, g, request
@@ -115,3 +117,8 @@ def _log_access(response: Response) -> Response:
 
 def _unbind_request_id(_error: BaseException | None) -> None:
     structlog.contextvars.unbind_contextvars("request_id")
+
+
+def job_log_context(job_id: str, job: str | None) -> AbstractContextManager[None]:
+    """Every line logged while a background job runs carries its id and function."""
+    return structlog.contextvars.bound_contextvars(job_id=job_id, job=job)

@@ -27,6 +27,7 @@ from rq.queue import Queue
 
 from reference_app.jobs.queue import RqJobQueue
 from reference_app.jobs.supervision import RETRY_MAX_SECONDS, keep_running
+from reference_app.logs import job_log_context
 from reference_app.state import get_state
 
 NEEDS_REDIS = "obsyk worker needs OBSYK_REDIS_URL: without it jobs run in-process"
@@ -56,7 +57,7 @@ class AppWorker(SimpleWorker):
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
-        with self.app.app_context():
+        with self.app.app_context(), job_log_context(job.id, job.func_name):
             result: bool = super().perform_job(job, queue, execution)
             return result
 

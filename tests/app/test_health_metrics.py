@@ -206,3 +206,18 @@ def test_every_metric_the_dashboards_may_query_is_exported(postgres_app: Flask) 
     families = {family.name for family in text_string_to_metric_families(body)}
     # The parser names a counter family without its _total suffix.
     assert {name.removesuffix("_total") for name in METRIC_NAMES} <= families
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_jobs_log_lines_carry_its_id(postgres_app: Flask) -> None:
+    import structlog
+
+    queue = get_state(postgres_app).jobs.queue  # type: ignore[attr-defined]
+    # The job reports the logging context it runs in: what its log lines would carry.
+    job = queue.enqueue(structlog.contextvars.get_contextvars)
+    drain_jobs(postgres_app)
+    context = job.return_value()
+    assert context["job_id"] == job.id
+    assert context["job"] == "structlog.contextvars.get_contextvars"
+    assert "job_id" not in structlog.contextvars.get_contextvars(), "unbound after the job"

@@ -1,8 +1,9 @@
 """Images in use (:mod:`obsyk_core.images`) aggregated by PostgreSQL in one statement.
 
 The server unnests each live Pod's containers and init containers, counts the
-distinct pods per image and sends back only the top images with their first
-placements: a fleet's Pod records never leave the database.
+distinct pods per image (one window pass numbers each image's placements) and
+sends back only the top images with their first placements: a fleet's Pod
+records never leave the database.
 """
 
 from __future__ import annotations
@@ -32,17 +33,20 @@ WITH uses AS (
     AND (CAST(:image_contains AS text) IS NULL
          OR strpos(c.value->>'image', CAST(:image_contains AS text)) > 0)
 ),
+numbered AS (
+  SELECT u.*, count(*) OVER (PARTITION BY u.image) AS pods,
+         row_number() OVER (
+           PARTITION BY u.image ORDER BY u.namespace, u.name, u.cluster_id, u.uid
+         ) AS n
+  FROM uses u
+),
 ranked AS (
-  SELECT image, count(*) AS pods FROM uses GROUP BY image
+  SELECT image, pods FROM numbered WHERE n = 1
   ORDER BY pods DESC, image COLLATE "C" LIMIT :images_limit
 )
-SELECT ranked.image, ranked.pods, w.cluster_id, w.namespace, w.name, w.uid
-FROM ranked
-LEFT JOIN LATERAL (
-  SELECT u.cluster_id, u.namespace, u.name, u.uid FROM uses u WHERE u.image = ranked.image
-  ORDER BY u.namespace, u.name, u.cluster_id, u.uid LIMIT :where_limit
-) w ON true
-ORDER BY ranked.pods DESC, ranked.image COLLATE "C", w.namespace, w.name, w.cluster_id, w.uid
+SELECT r.image, r.pods, w.cluster_id, w.namespace, w.name, w.uid
+FROM ranked r JOIN numbered w ON w.image = r.image AND w.n <= :where_limit
+ORDER BY r.pods DESC, r.image COLLATE "C", w.n
 """
 ).bindparams(bindparam("cluster_ids", type_=ARRAY(String)))
 

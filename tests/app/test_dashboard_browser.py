@@ -432,6 +432,52 @@ def test_a_viewer_sees_no_admin_controls(page: Page, server: DemoServer) -> None
     expect(page.get_by_role("link", name="Add a cluster").first).to_be_visible()
 
 
+def test_settings_tokens_members_credentials_and_audit(
+    page: Page, server: DemoServer, shoot: Shoot
+) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in(page, server.token)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+
+    # A token: shown once, works against the API, then revoked from the list.
+    page.get_by_label("New token name").fill("browser-made")
+    page.get_by_role("button", name="Create token").click()
+    secret = page.locator(".shown-once pre").text_content() or ""
+    assert secret.startswith("obsyk_pat_")
+    assert server.api("/clusters", token=secret)["items"]
+    page.reload()
+    row = page.locator("table.tokens tr[data-token='browser-made']")
+    expect(row).to_have_count(1)
+    expect(page.locator(".shown-once")).to_have_count(0)
+    row.get_by_role("button", name="Revoke token browser-made").click()
+    expect(page.locator("table.tokens tr[data-token='browser-made']")).to_have_count(0)
+    assert server.api("/clusters", token=secret)["status"] == 401
+
+    # Members with their roles, an invitation, each cluster's credential, the audit log.
+    expect(page.locator("table.members")).to_contain_text("demo@obsyk.local")
+    page.get_by_label("Email").fill("new-person@example.com")
+    page.get_by_role("button", name="Invite").click()
+    expect(page.locator(".shown-once, .card p.muted", has_text="new-person")).to_have_count(1)
+    credential = page.locator("table.credentials tbody tr").first
+    expect(credential).to_contain_text("active")
+    expect(page.locator("table.audit")).to_contain_text("token.revoked")
+    page.get_by_label("Action").select_option("token.created")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"action=token.created"))
+    actions = page.locator("table.audit tbody tr td:nth-child(3)")
+    expect(actions.first).to_have_text("token.created")
+    assert set(actions.all_text_contents()) == {"token.created"}
+    shoot("settings")
+
+
+def test_a_viewer_sees_no_settings_they_may_not_use(page: Page, server: DemoServer) -> None:
+    sign_in(page, server.viewer_token)
+    page.goto("/#/settings")
+    expect(page.locator(".role-note")).to_contain_text("you are viewer")
+    for heading in ("Your API tokens", "Members", "Cluster credentials", "Audit log"):
+        expect(page.get_by_role("heading", name=heading)).to_have_count(0)
+
+
 def test_keyboard_skip_link_and_sortable_columns(page: Page, server: DemoServer) -> None:
     sign_in(page, server.token)
     page.goto(f"/#/clusters/{server.cluster_id}?kind=Deployment")

@@ -5,6 +5,7 @@
 //   #/clusters/<id>/resources/<uid>             one resource: related objects, history
 //   #/search?q=&kind=&…&image=                  fleet search and images
 //   #/onboard                                   the cluster onboarding wizard
+//   #/settings?action=&actor=                   tokens; members, credentials, audit (admins)
 //
 // Live: a view may ask to be refreshed (context.every); the overview and the
 // cluster screens poll the API every POLL_SECONDS while they are shown.
@@ -15,6 +16,7 @@ import { onboarding } from "./onboard.js";
 import { overview } from "./overview.js";
 import { resourceDetail } from "./resource.js";
 import { fleetSearch } from "./search.js";
+import { settings } from "./settings.js";
 
 const view = document.getElementById("view");
 const message = document.getElementById("message");
@@ -110,6 +112,7 @@ function choose({ parts }) {
   if (top === "clusters" && clusterId) return (context) => clusterPage(clusterId, context);
   if (top === "search") return (context) => fleetSearch(context);
   if (top === "onboard") return (context) => onboarding(context);
+  if (top === "settings") return (context) => settings(context);
   return (context) => overview(context);
 }
 

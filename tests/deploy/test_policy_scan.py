@@ -1,7 +1,9 @@
 """A policy scan of the rendered objects: nothing privileged, root, writable, unlimited or almighty.
 
-Explicit checks rather than a scanner: each rule below is one a reviewer would
-ask for, and a failure names the object and the rule.  Accepted exceptions are
+Explicit checks of the rules that matter most, each one a reviewer would ask for,
+a failure naming the object and the rule; ``nox -s policy`` (in CI) also runs
+checkov over the same rendered objects, its exceptions in deploy/checkov.yaml
+and in ``checkov.io/skip`` annotations.  Accepted exceptions are
 listed in :data:`EXCEPTIONS` with their reason, and each must still be needed.
 """
 

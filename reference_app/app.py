@@ -105,6 +105,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_rate_limits(app, settings)
     init_html_headers(app, https=settings.public_urls[0].startswith("https://"))
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address (rate limits, audit log) as the trusted proxies saw it.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from reference_app.jobs.periodic import start_embedded_periodic_jobs
 

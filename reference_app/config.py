@@ -140,6 +140,14 @@ class Settings:
         "in Flask-Limiter's notation; more get `429` with `Retry-After`. Counted in Redis "
         "when `OBSYK_REDIS_URL` is set, in memory otherwise.",
     )
+    proxy_hops: int = setting(
+        0,
+        "Reverse proxies in front of the platform that set `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` (ingress, Cloudflare Tunnel): the client address of rate limits "
+        "and the audit log is then taken from that header, trusting this many hops. 0 uses "
+        "the connection's address. Never more than there really are: a client could "
+        "otherwise choose its own address.",
+    )
     workos_api_key: str = setting(
         "", "WorkOS API key: with the client id, turns WorkOS AuthKit sign-in on."
     )
@@ -178,6 +186,7 @@ _ENV = {
     "signup": "OBSYK_SIGNUP",
     "dev_sign_in": "OBSYK_DEV_SIGN_IN",
     "rate_limit_auth": "OBSYK_RATE_LIMIT_AUTH",
+    "proxy_hops": "OBSYK_PROXY_HOPS",
     "workos_api_key": "OBSYK_WORKOS_API_KEY",
     "workos_client_id": "OBSYK_WORKOS_CLIENT_ID",
     "workos_base_url": "OBSYK_WORKOS_BASE_URL",

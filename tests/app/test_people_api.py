@@ -257,3 +257,27 @@ def test_an_owner_deletes_the_org_after_confirming_its_name(
     assert storage.get_org(org.id) is None and storage.get_cluster(org.id, cluster) is None
     assert viewer("GET", "/api/v1/me").status_code == 401
     assert owner("GET", "/api/v1/clusters").status_code == 401
+
+
+def test_behind_trusted_proxies_the_client_address_comes_from_x_forwarded_for(
+    tmp_path: Path, make_org: Callable[..., Any]
+) -> None:
+    from app_support import new_user_token
+
+    app = create_app(embedded_config(tmp_path, PROXY_HOPS=1, RATE_LIMIT_AUTH="2/minute"))
+    try:
+        client = app.test_client()
+        org = get_state(app).storage.create_org("proxied")
+        admin = {"Authorization": f"Bearer {new_user_token(app, org, 'admin')}"}
+        forwarded = {**admin, "X-Forwarded-For": "203.0.113.7"}
+        client.post("/api/v1/clusters", json={"name": "behind"}, headers=forwarded)
+        entry = client.get("/api/v1/audit", headers=admin).get_json()["items"][0]
+        # Two clients behind the same proxy each get their own allowance.
+        one = [
+            client.get("/auth/login", headers={"X-Forwarded-For": "198.51.100.1"}) for _ in range(3)
+        ]
+        two = client.get("/auth/login", headers={"X-Forwarded-For": "198.51.100.2"})
+    finally:
+        close_app(app)
+    assert entry["ip"] == "203.0.113.7"
+    assert [r.status_code for r in one] == [200, 200, 429] and two.status_code == 200

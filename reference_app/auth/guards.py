@@ -3,8 +3,8 @@
 ``@requires(Permission.X)`` admits a person, signed in with a session cookie
 (the dashboard) or holding a personal API token (``obsyk_pat_...``), whose
 role in their current org has the permission (:mod:`reference_app.auth.policy`);
-``@agent_required`` admits an operator holding an access token from
-``POST /oauth/token``.  Both answer 401 (with ``WWW-Authenticate``) when the
+``@requires(Permission.INGEST)`` admits an operator holding an access token
+from ``POST /oauth/token``.  Both answer 401 (with ``WWW-Authenticate``) when the
 credential is missing or invalid; ``requires`` answers 403 when the role lacks
 the permission, and, under session auth, 403 ``csrf_failed`` for an unsafe
 method without the CSRF header.
@@ -23,7 +23,12 @@ from flask import g, request
 from obsyk_core.storage import Role
 from reference_app.auth.access_tokens import AgentPrincipal, InvalidAccessToken
 from reference_app.auth.api_tokens import hash_token, looks_like_api_token
-from reference_app.auth.policy import Permission, allows, weakest_role_with
+from reference_app.auth.policy import (
+    OPERATOR_PERMISSIONS,
+    Permission,
+    allows,
+    weakest_role_with,
+)
 from reference_app.auth.sessions import authenticate_session
 from reference_app.errors import ApiError
 from reference_app.state import get_state
@@ -32,7 +37,6 @@ __all__ = [
     "AgentPrincipal",
     "Permission",
     "UserPrincipal",
-    "agent_required",
     "current_agent",
     "current_user",
     "requires",
@@ -133,24 +137,35 @@ def authorize(user: UserPrincipal, permission: Permission) -> None:
 
 
 def requires(permission: Permission) -> Callable[[F], F]:
-    """The one guard of the people's API: the caller is authenticated and authorized first.
+    """The one guard of every ``/api/v1`` route: the caller is authenticated and authorized first.
 
     Before the view (and its argument parsing) runs, on every request: a caller
     who is not signed in gets 401, one whose role lacks ``permission`` 403, and
-    the view never runs for either.  The view finds its caller with
-    :func:`current_user`.  The permission is kept on the view
+    the view never runs for either.  :data:`Permission.INGEST` admits operators
+    (an access token from ``/oauth/token``; the view finds its caller with
+    :func:`current_agent`), every other permission people (a session or a
+    personal token; :func:`current_user`).  The permission is kept on the view
     (``obsyk_permission``) so tests can check that every route declares one.
     """
     if not isinstance(permission, Permission):
         raise TypeError(f"requires() takes a Permission, not {permission!r}")
 
     def decorate(view: F) -> F:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = authenticate_person()
-            authorize(user, permission)
-            g.user = user
-            return view(*args, **kwargs)
+        if permission in OPERATOR_PERMISSIONS:
+
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                g.agent = authenticate_agent()
+                return view(*args, **kwargs)
+
+        else:
+
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                user = authenticate_person()
+                authorize(user, permission)
+                g.user = user
+                return view(*args, **kwargs)
 
         wrapper.obsyk_permission = permission  # type: ignore[attr-defined]
         return cast(F, wrapper)
@@ -158,22 +173,11 @@ def requires(permission: Permission) -> Callable[[F], F]:
     return decorate
 
 
-def agent_required(view: F) -> F:
-    """Admit only operators; the view finds its caller with :func:`current_agent`."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        g.agent = authenticate_agent()
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)
-
-
 def current_agent() -> AgentPrincipal:
-    """The operator of this request (inside an ``@agent_required`` view)."""
+    """The operator of this request (inside a ``@requires(Permission.INGEST)`` view)."""
     agent: AgentPrincipal | None = g.get("agent")
     if agent is None:
-        raise RuntimeError("current_agent() outside an @agent_required view")
+        raise RuntimeError("current_agent() outside a @requires(Permission.INGEST) view")
     return agent
 
 

@@ -20,6 +20,8 @@ from obsyk_core.storage import ROLES, Role
 
 
 class Permission(enum.StrEnum):
+    #: The agent endpoints: an operator's access token (``/oauth/token``), never a person.
+    INGEST = "agent:ingest"
     #: Clusters, resources, history, summary, kinds; one's own profile (``/me``).
     READ_INVENTORY = "inventory:read"
     #: Create, list and revoke one's own personal API tokens.
@@ -48,6 +50,10 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     "admin": _ADMIN,
     "owner": _OWNER,
 }
+
+
+#: What an operator credential may do; no role has it, no operator has anything else.
+OPERATOR_PERMISSIONS = frozenset({Permission.INGEST})
 
 
 def allows(role: Role, permission: Permission) -> bool:

@@ -16,7 +16,6 @@ from obsyk_core.storage import Organization
 from reference_app.auth.api_tokens import hash_token
 from reference_app.auth.guards import (
     Permission,
-    agent_required,
     current_agent,
     current_user,
     requires,
@@ -52,7 +51,7 @@ def _probe_blueprint() -> Blueprint:
         abort_json(422, "Refused by the view.", code="invalid_arguments")
 
     @blp.get("/probe/agent")
-    @agent_required
+    @requires(Permission.INGEST)
     def agent() -> dict[str, Any]:
         principal = current_agent()
         return {

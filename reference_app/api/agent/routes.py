@@ -34,7 +34,7 @@ from reference_app.api.agent.schemas import (
 )
 from reference_app.api.agent.staging import stage_snapshot
 from reference_app.api.arguments import ApiBlueprint
-from reference_app.auth.guards import agent_required, current_agent
+from reference_app.auth.guards import Permission, current_agent, requires
 from reference_app.jobs.notifications import announce_changes
 from reference_app.jobs.staged_form import staged_payload
 from reference_app.kind_states import remember_kind_states
@@ -85,7 +85,7 @@ def _counts(result: IngestResult) -> dict[str, int]:
 
 @blp.route("/snapshot")
 class SnapshotView(MethodView):
-    decorators = [agent_required]
+    decorators = [requires(Permission.INGEST)]
 
     @blp.response(200, SnapshotAcceptedSchema, description="Committed")
     @blp.alt_response(202, schema=SnapshotAcceptedSchema, description="Durably staged")
@@ -154,7 +154,7 @@ class SnapshotView(MethodView):
 
 @blp.route("/events")
 class EventsView(MethodView):
-    decorators = [agent_required]
+    decorators = [requires(Permission.INGEST)]
 
     @blp.response(200, EventsAcceptedSchema, description="Committed")
     @_agent_errors
@@ -194,7 +194,7 @@ class EventsView(MethodView):
 
 @blp.route("/heartbeat")
 class HeartbeatView(MethodView):
-    decorators = [agent_required]
+    decorators = [requires(Permission.INGEST)]
 
     @blp.response(200, HeartbeatAnswerSchema, description="Recorded")
     @_agent_errors
@@ -247,7 +247,7 @@ class HeartbeatView(MethodView):
 
 @blp.route("/kinds")
 class KindsView(MethodView):
-    decorators = [agent_required]
+    decorators = [requires(Permission.INGEST)]
 
     @blp.response(200, AcceptedKindsSchema, description="The accepted kinds")
     @_agent_errors

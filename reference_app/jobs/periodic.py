@@ -41,6 +41,14 @@ DAY = 24 * HOUR
 BEAT_SECONDS = 5.0
 #: The job id of the recovery queued when Redis comes back (a waiting one is not queued twice).
 RECOVER_AFTER_OUTAGE_JOB_ID = "periodic:recover_pending:after-outage"
+#: The loop's two log lines of an outage (the runbook quotes them): its start, its end.
+OUTAGE_STARTED = (
+    "Redis is unreachable (%s); the periodic jobs wait for it, retrying at least every %.0f s"
+)
+OUTAGE_ENDED = (
+    "Redis is back (unreachable for %.0f s%s); recovery of pending work is queued "
+    "and the periodic jobs resume"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,21 +77,25 @@ def build_cron_scheduler(settings: Settings, connection: Redis) -> CronScheduler
 
 
 class SchedulerHealth:
-    """What the scheduling loop is doing, as a log line per change and, optionally, a file.
+    """What the scheduling loop is doing, and since when; optionally kept in a file.
 
-    ``state`` is ``starting``, ``running``, ``redis_unreachable`` (waiting for
-    Redis, still alive), ``restarting`` (the loop failed and is started again)
-    or ``stopped``.  With a ``path``, every turn of the loop rewrites a small
-    JSON file there (state, since when, restarts, pid), so a probe can tell a
-    live loop (a fresh file) from a dead or hung one (a stale file) without
-    asking Redis, which may be the part that is down.
+    ``state`` is one of :attr:`STATES`: ``starting``, ``running``,
+    ``redis_unreachable`` (waiting for Redis, still alive), ``restarting`` (the
+    loop failed and is started again) or ``stopped``.  With a ``path``, every
+    turn of the loop rewrites a small JSON file there (state, since when,
+    restarts, pid), so a probe can tell a live loop (a fresh file) from a dead
+    or hung one (a stale file) without asking Redis, which may be the part that
+    is down.
     """
+
+    STATES = ("starting", "running", "redis_unreachable", "restarting", "stopped")
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.state = "starting"
         self.since = time.time()
         self.restarts = 0
+        self._write_failed = False
 
     def report(self, state: str) -> None:
         if state != self.state:
@@ -98,8 +110,17 @@ class SchedulerHealth:
             "pid": os.getpid(),
         }
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        partial.write_text(json.dumps(document))
-        partial.replace(self.path)  # atomic: a probe never reads half a file
+        try:
+            partial.write_text(json.dumps(document))
+            partial.replace(self.path)  # atomic: a probe never reads half a file
+        except OSError as error:
+            # The file is for probes: failing to write it must not stop the
+            # scheduling (a probe then sees a stale file and says so).
+            if not self._write_failed:
+                log.error("cannot write the health file %s: %s", self.path, error)
+            self._write_failed = True
+        else:
+            self._write_failed = False
 
 
 def run_scheduler(
@@ -161,8 +182,7 @@ def run_cron_loop(
                 elif outage_since is not None or run_id != redis_run_id:
                     jobs.enqueue(tasks.recover_pending, job_id=RECOVER_AFTER_OUTAGE_JOB_ID)
                     log.warning(
-                        "Redis is back (unreachable for %.0f s%s); recovery of pending work "
-                        "is queued and the periodic jobs resume",
+                        OUTAGE_ENDED,
                         0 if outage_since is None else time.monotonic() - outage_since,
                         ", restarted" if run_id != redis_run_id else "",
                     )
@@ -176,12 +196,7 @@ def run_cron_loop(
             except (RedisConnectionError, RedisTimeoutError) as error:
                 if outage_since is None:
                     outage_since = time.monotonic()
-                    log.error(
-                        "Redis is unreachable (%s); the periodic jobs wait for it, "
-                        "retrying at least every %.0f s",
-                        error,
-                        RETRY_MAX_SECONDS,
-                    )
+                    log.error(OUTAGE_STARTED, error, RETRY_MAX_SECONDS)
                 health.report("redis_unreachable")
                 wait = backoff.next_delay()
             stop.wait(wait)

@@ -445,3 +445,18 @@ def _reports(health_file: Path, state: str, restarts: int) -> bool:
     except FileNotFoundError:
         return False
     return bool(health["state"] == state and health["restarts"] == restarts)
+
+
+def test_a_health_file_that_cannot_be_written_never_stops_the_scheduler(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from reference_app.jobs.periodic import SchedulerHealth
+
+    health = SchedulerHealth(tmp_path / "no-such-folder" / "scheduler.json")
+    with caplog.at_level(logging.ERROR):
+        for state in ("running", "redis_unreachable", "running"):
+            health.report(state)  # never raises: the loop goes on
+
+    assert health.state == "running"
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "cannot write the health file" in error.getMessage()

@@ -37,13 +37,14 @@ from outages import ObsykProcess, PrivateRedis, free_port, slow_job, wait_for_po
 
 from reference_app import create_app
 from reference_app.app import close_app
+from reference_app.jobs.periodic import OUTAGE_ENDED, OUTAGE_STARTED
 from reference_app.state import get_state
 
 pytestmark = [pytest.mark.postgres]
 
-#: The scheduler's first log line of an outage, and of its end (reference_app.jobs.periodic).
-OUTAGE_STARTS = "Redis is unreachable"
-OUTAGE_ENDS = "Redis is back"
+#: How the scheduler's log lines of an outage's start and end begin.
+OUTAGE_STARTS = OUTAGE_STARTED.split(" (")[0]
+OUTAGE_ENDS = OUTAGE_ENDED.split(" (")[0]
 
 
 @dataclass

@@ -86,7 +86,7 @@ Predicate = Callable[[Any], bool]
 Checker = Callable[[Any], bool]
 #: Given a present, non-``None`` value, return what the field's ``_deserialize``
 #: would return, or :data:`INVALID`.  Containers may return a stand-in (see
-#: ``exact_output`` of :func:`register_field_checker`).
+#: ``exact_output`` of :meth:`FastCheck.register_field_checker`).
 Converter = Callable[[Any], Any]
 #: Build a field's :data:`Converter`, or return ``None`` when this field
 #: instance cannot be compiled (then the whole schema falls back to marshmallow).

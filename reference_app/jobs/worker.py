@@ -39,6 +39,8 @@ class AppWorker(SimpleWorker):
     app: Flask
     #: Set when a signal asks the worker to stop, so it is not started again.
     stopping: threading.Event | None = None
+    #: Its work loop has returned (or raised).
+    ended = False
     #: rq's longest wait between two attempts to reach Redis (its default is 60 s).
     max_connection_wait_time = RETRY_MAX_SECONDS
 
@@ -54,7 +56,10 @@ class AppWorker(SimpleWorker):
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping is not None:
             self.stopping.set()
-        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+        # rq's signal handlers outlive the worker that installed them: once it
+        # has ended (Redis failed under it), a signal only stops what follows.
+        if not self.ended:
+            super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         with self.app.app_context(), job_log_context(job.id, job.func_name):
@@ -78,6 +83,9 @@ def run_worker(app: Flask, stop: threading.Event) -> None:
     def work() -> None:
         worker = make_worker(app)
         worker.stopping = stop
-        worker.work()
+        try:
+            worker.work()
+        finally:
+            worker.ended = True
 
     keep_running("the RQ worker", work, stop, expected=(RedisConnectionError, RedisTimeoutError))

@@ -352,31 +352,54 @@ def test_the_worker_thread_outlives_a_40_second_outage_and_recovers_at_once(
     assert worker.stop() == 0
 
 
-def test_a_worker_whose_redis_dies_mid_job_starts_afresh_without_a_process_restart(
-    deployment: Deployment,
-) -> None:
-    # rq waits for Redis while it waits for a job, but quits when Redis fails
-    # while it files a job's result: obsyk worker then starts a new worker in
-    # the same process, which takes the jobs queued once Redis is back.
+#: What ``obsyk worker`` logs when rq quit under it and it starts a new worker.
+WORKER_STOPPED = "the RQ worker stopped ("
+
+
+def worker_losing_redis_mid_job(deployment: Deployment) -> tuple[ObsykProcess, Path]:
+    """``obsyk worker`` whose Redis died while a job ran; returns it and the markers' folder.
+
+    rq waits for Redis while it waits for a job, but quits when Redis fails
+    while it files a job's result: ``obsyk worker`` then starts new workers
+    in the same process until one holds.
+    """
     deployment.env["PYTHONPATH"] = os.pathsep.join(
         [str(Path(__file__).parent), deployment.env.get("PYTHONPATH", "")]
     )
     worker = deployment.start("worker", "worker")
-    jobs = get_state(deployment.app).jobs
     markers = deployment.logs / "markers"
     markers.mkdir()
-    jobs.enqueue(slow_job, 3.0, str(markers / "first"))
+    get_state(deployment.app).jobs.enqueue(slow_job, 3.0, str(markers / "first"))
     wait_until((markers / "first.started").exists, 60, "the first job started")
     deployment.redis.kill()
     wait_until((markers / "first").exists, 10, "the first job's own work done")
-    time.sleep(3)
+    wait_until(lambda: WORKER_STOPPED in worker.output(), 10, "rq quit under the worker")
+    return worker, markers
+
+
+def test_a_worker_whose_redis_dies_mid_job_starts_afresh_without_a_process_restart(
+    deployment: Deployment,
+) -> None:
+    worker, markers = worker_losing_redis_mid_job(deployment)
+    time.sleep(3)  # a few attempts to start a new worker fail
     deployment.redis.restart()
 
-    jobs.enqueue(slow_job, 0.0, str(markers / "second"))
+    get_state(deployment.app).jobs.enqueue(slow_job, 0.0, str(markers / "second"))
     took = wait_until((markers / "second").exists, 20, "a job queued after the outage ran")
 
     assert worker.alive()
     assert took < 10
     output = worker.output()
-    assert output.count("the RQ worker stopped (") == 1, output  # logged once, not per retry
+    assert output.count(WORKER_STOPPED) == 1, output  # logged once, not per retry
     assert worker.stop() == 0
+
+
+def test_sigterm_ends_a_worker_waiting_to_start_again_cleanly(deployment: Deployment) -> None:
+    # rq's signal handlers outlive the worker that Redis failed under: the
+    # signal must end the process, not run that worker's shutdown against Redis.
+    worker, _ = worker_losing_redis_mid_job(deployment)
+
+    started = time.monotonic()
+    assert worker.stop() == 0
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in worker.output().split(WORKER_STOPPED)[-1]

@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from obsyk_core.plugins import build_plugin_manager
 from reference_app.config import load_settings
 from reference_app.errors import register_error_handlers
+from reference_app.json_provider import OrjsonProvider
 from reference_app.state import AppState, get_state
 
 #: Paths whose callers authenticate with a bearer token in every request, never a cookie.
@@ -47,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(Path(instance_path).resolve()) if instance_path else None,
         instance_relative_config=True,
     )
+    app.json = OrjsonProvider(app)
     instance = Path(app.instance_path)
     settings = load_settings(config, instance)
     app.config.update(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 from agent_wire import Agent, User, new_cluster_uid, pod
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask.testing import FlaskClient
 
 
@@ -55,3 +60,24 @@ def test_answers_have_exactly_the_fields_their_openapi_schema_documents(
     assert set(committed.get_json()) == documented("SnapshotAccepted") - {
         "snapshot_id", "chunk", "queued", "ignored_kinds"
     }  # fmt: skip
+
+
+def test_the_json_provider_writes_what_flask_would_and_takes_what_orjson_cannot(
+    app: Flask,
+) -> None:
+    document = {
+        "b": [1, 2.5, None, True],
+        "a": {"z": "naïve ☃", "y": 'tab\t"quoted"'},
+        "when": datetime(2026, 12, 5, 12, 0, tzinfo=UTC),
+        "big": 2**70,  # beyond orjson's 64 bits: Flask's encoder writes it
+    }
+    with app.app_context():
+        written = app.json.dumps(document)
+        flask_wrote = DefaultJSONProvider(app).dumps(document)
+        small = {key: value for key, value in document.items() if key != "big"}
+        compact = app.json.dumps(small)
+    assert json.loads(written) == json.loads(flask_wrote)
+    assert json.loads(compact)["when"] == "Sat, 05 Dec 2026 12:00:00 GMT"  # Flask's HTTP date
+    # Compact, keys sorted as Flask sorts them; only non-ASCII text is not \u-escaped.
+    parsed = json.loads(compact)
+    assert compact == json.dumps(parsed, separators=(",", ":"), sort_keys=True, ensure_ascii=False)

@@ -26,6 +26,20 @@ class LabelSelectorField(ma.fields.String):
             raise ma.ValidationError(str(error)) from None
 
 
+class StringMap(ma.fields.Dict):
+    """Text keys to text values (labels, annotations), documented as such, dumped as stored.
+
+    The stored maps are validated text to text on the way in, so the dump is
+    the mapping as a dict, without a key and a value field call per entry.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(keys=ma.fields.String(), values=ma.fields.String(), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else dict(value)
+
+
 class ResourceFilterArgsSchema(ma.Schema):
     kind = ma.fields.String(metadata={"description": "Kubernetes kind name, e.g. `Pod`"})
     namespace = ma.fields.String()
@@ -61,8 +75,8 @@ class ResourceSchema(ma.Schema):
     kind = ma.fields.String()
     name = ma.fields.String()
     namespace = ma.fields.String(allow_none=True)
-    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
-    annotations = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    labels = StringMap()
+    annotations = StringMap()
     object = ma.fields.Dict(
         attribute="record", metadata={"description": "The record exactly as the operator sent it"}
     )

@@ -8,7 +8,8 @@ SELECT is built once per shape with bind parameters (:func:`_statement`, kept
 by an ``lru_cache``) and each listing only binds its values
 (:func:`_values`): building a ``select()`` and computing its cache key for
 SQLAlchemy's compiled cache cost more than the rest of a listing's Python
-(0.62 vs 0.20 ms per call, see bench/RESULTS.md, 2026-12-05).  Both the live
+(storage CPU per listing 0.62-0.70 ms that way, 0.32 ms this way; 1.27x end
+to end through the API: bench/RESULTS.md, 2026-12-05).  Both the live
 listing and the ``as_of`` reconstruction produce a selectable with the
 columns of ``resources`` (``src``), so one set of filters serves both.
 """

@@ -37,6 +37,7 @@ from obsyk_plugins.sql_storage import rows
 from obsyk_plugins.sql_storage.errors import storage_errors
 from obsyk_plugins.sql_storage.models import (
     RESOURCE_COLUMNS,
+    VERSION_COLUMNS,
     ClusterModel,
     ResourceModel,
     ResourceVersionModel,
@@ -62,36 +63,18 @@ STATE_COLUMNS = (
 
 
 def resource_values(row: ResourceRow) -> dict[str, Any]:
-    return {
-        "cluster_id": row.cluster_id,
-        "uid": row.uid,
-        "kind": row.kind,
-        "namespace": rows.namespace_in(row.namespace),
-        "name": row.name,
-        "labels": dict(row.labels),
-        "annotations": dict(row.annotations),
-        "record": dict(row.record),
-        "content_hash": row.content_hash,
-        "first_seen_at": row.first_seen_at,
-        "updated_at": row.updated_at,
-        "deleted_at": row.deleted_at,
-        "resource_version": row.resource_version,
-        "observed_at": row.observed_at,
-    }
+    """``row`` by ``resources``' column names (SQLAlchemy encodes the JSON documents)."""
+    documents = dict(row.labels), dict(row.annotations), dict(row.record)
+    times = row.first_seen_at, row.updated_at, row.deleted_at
+    cells = (*documents, row.content_hash, *times, row.resource_version, row.observed_at)
+    return dict(zip(RESOURCE_COLUMNS, (*rows.identity(row), *cells), strict=True))
 
 
 def version_values(version: ResourceVersion) -> dict[str, Any]:
-    return {
-        "cluster_id": version.cluster_id,
-        "uid": version.uid,
-        "kind": version.kind,
-        "namespace": rows.namespace_in(version.namespace),
-        "name": version.name,
-        "change": version.change.value,
-        "content_hash": version.content_hash,
-        "record": None if version.record is None else dict(version.record),
-        "changed_at": version.changed_at,
-    }
+    """``version`` by ``resource_versions``' column names."""
+    record = None if version.record is None else dict(version.record)
+    cells = (version.change.value, version.content_hash, record, version.changed_at)
+    return dict(zip(VERSION_COLUMNS, (*rows.identity(version), *cells), strict=True))
 
 
 def latest_of(column: Any, value: Any) -> ColumnElement[Any]:

@@ -201,17 +201,12 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _identity(item: ResourceRow | ResourceVersion) -> tuple[str, str, str, str, str]:
-    """The leading columns of both tables: cluster id, uid, kind, namespace, name."""
-    return item.cluster_id, item.uid, item.kind, rows.namespace_in(item.namespace), item.name
-
-
 def _resource_params(upserts: Sequence[ResourceRow]) -> list[Any]:
     """The rows' values in table order (:data:`RESOURCE_COLUMNS`)."""
     params: list[Any] = []
     for row in upserts:
         params += (
-            *_identity(row),
+            *rows.identity(row),
             _json(row.labels),
             _json(row.annotations),
             _json(row.record) if row.record_json is None else row.record_json.decode(),
@@ -229,7 +224,7 @@ def _version_params(versions: Sequence[ResourceVersion]) -> list[Any]:
     params: list[Any] = []
     for version in versions:
         params += (
-            *_identity(version),
+            *rows.identity(version),
             version.change.value,
             version.content_hash,
             None if version.record is None else _json(version.record),
@@ -282,7 +277,7 @@ def _resource_lines(upserts: Iterable[ResourceRow]) -> Iterator[bytes]:
     for row in upserts:
         yield b"\t".join(
             (
-                texts(*_identity(row)),
+                texts(*rows.identity(row)),
                 document(row.labels),
                 document(row.annotations),
                 record(row),
@@ -302,7 +297,7 @@ def _version_lines(versions: Iterable[ResourceVersion]) -> Iterator[bytes]:
     for version in versions:
         yield b"\t".join(
             (
-                texts(*_identity(version), version.change.value, version.content_hash),
+                texts(*rows.identity(version), version.change.value, version.content_hash),
                 copy_text.optional_json_document(version.record),
                 stamp(version.changed_at) + b"\n",
             )

@@ -29,6 +29,11 @@ def namespace_out(namespace: str) -> str | None:
     return namespace or None
 
 
+def identity(item: ResourceRow | ResourceVersion) -> tuple[str, str, str, str, str]:
+    """The leading columns of both tables: cluster id, uid, kind, namespace, name."""
+    return item.cluster_id, item.uid, item.kind, namespace_in(item.namespace), item.name
+
+
 def organization(row: Row[Any]) -> Organization:
     return Organization(
         id=row.id, name=row.name, created_at=row.created_at, workos_org_id=row.workos_org_id

@@ -176,7 +176,7 @@ def run_cron_loop(
     try:
         while not stop.is_set():
             try:
-                run_id = str(connection.info("server")["run_id"])
+                run_id = _run_id(connection)
                 if redis_run_id is None:
                     scheduler.register_birth()  # the first turn queues every job anyway
                 elif outage_since is not None or run_id != redis_run_id:
@@ -204,6 +204,20 @@ def run_cron_loop(
         if redis_run_id is not None:
             with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
                 scheduler.register_death()
+
+
+def _run_id(connection: Redis) -> str:
+    """The Redis server's ``run_id`` (new at each start); ``""`` where INFO is not allowed.
+
+    Hardened or hosted servers may disable INFO: restarts are then noticed
+    only when the loop sees the outage itself.
+    """
+    from redis.exceptions import ResponseError
+
+    try:
+        return str(connection.info("server").get("run_id", ""))
+    except ResponseError:
+        return ""
 
 
 def start_embedded_periodic_jobs(app: Flask) -> None:

@@ -51,13 +51,14 @@ def wait_for_port(port: int, *, timeout: float = 10.0, up: bool = True) -> None:
 class PrivateRedis:
     """A redis-server of the test's own, on a free port, that the test may kill and restart."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *options: str) -> None:
         executable = shutil.which("redis-server")
         assert executable, "redis-server is needed (apt-get install redis-server)"
         self._executable = executable
         self._workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self._options = options
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,6 +73,7 @@ class PrivateRedis:
                 *("--port", str(self.port), "--bind", "127.0.0.1"),
                 *("--save", "", "--appendonly", "no", "--dir", str(self._workdir)),
                 *("--protected-mode", "no", "--loglevel", "warning"),
+                *self._options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -6,6 +6,7 @@ redis-server it kills: the shared Redis is never touched.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from reference_app import create_app
 from reference_app.app import close_app
 from reference_app.auth.assertion_rules import check_claims
 from reference_app.jobs import tasks
+from reference_app.jobs.queue import RqJobQueue
 from reference_app.state import get_state
 
 pytestmark = [pytest.mark.postgres]
@@ -171,3 +173,34 @@ def test_the_replay_check_refuses_rather_than_skips_when_the_cache_is_down(
 
     with pytest.raises(CacheError):
         check_claims(token.claims, get_state(outage_app).cache)
+
+
+def test_the_scheduler_runs_where_redis_refuses_info(tmp_path: Path, postgres_url: str) -> None:
+    # Hardened servers rename or disable INFO (which tells a restarted Redis by
+    # its run_id): the loop must still schedule, noticing outages only.
+    from reference_app.jobs.periodic import SchedulerHealth, run_scheduler
+
+    server = PrivateRedis(tmp_path / "redis", "--rename-command", "INFO", "")
+    server.start()
+    app = create_app(postgres_config(tmp_path, postgres_url, server.url, "no-info:"))
+    state = get_state(app)
+    health = SchedulerHealth(tmp_path / "health.json")
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_scheduler, args=(state.settings, state.jobs.connection, stop, health)
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and health.state != "running":
+            time.sleep(0.1)
+        assert (health.state, health.restarts) == ("running", 0)
+        assert isinstance(state.jobs, RqJobQueue)
+        assert "reference_app.jobs.tasks.recover_pending" in {
+            job.func_name for job in state.jobs.queue.jobs
+        }
+    finally:
+        stop.set()
+        thread.join(10)
+        close_app(app)
+        server.kill()

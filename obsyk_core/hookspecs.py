@@ -77,13 +77,17 @@ def obsyk_register_caches(registry: CacheRegistry) -> None:
 
 @hookspec
 def obsyk_register_identity_providers(registry: IdentityProviderRegistry) -> None:
-    """Add sign-in providers with ``registry.register(name, provider)``.
+    """Add sign-in providers with ``registry.register(name, factory)``.
+
+    ``factory(settings: obsyk_core.identity.ProviderSettings)`` answers a
+    provider (``RedirectProvider`` or ``FormProvider``), or None when it is not
+    configured; the app signs people in with the first configured one.
 
     Example::
 
         @hookimpl
         def obsyk_register_identity_providers(registry):
-            registry.register("dev", DevLogin())
+            registry.register("dev", lambda settings: DevSignIn() if settings.dev_sign_in else None)
     """
 
 

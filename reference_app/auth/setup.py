@@ -42,11 +42,8 @@ def get_people() -> People:
     return people
 
 
-#: Tried in this order; the first one configured signs people in.
-PROVIDER_ORDER = ("workos", "dev")
-
-
 def choose_identity_provider(state: AppState) -> Any:
+    """The first configured provider, in the hook's order: plugins before the built-ins."""
     settings = state.settings
     provider_settings = ProviderSettings(
         workos_api_key=settings.workos_api_key,
@@ -54,12 +51,10 @@ def choose_identity_provider(state: AppState) -> Any:
         workos_base_url=settings.workos_base_url,
         dev_sign_in=settings.dev_sign_in,
     )
-    registry = state.plugins.identity_providers
-    for name in PROVIDER_ORDER:
-        if name in registry:
-            provider = registry.get(name)(provider_settings)
-            if provider is not None:
-                return provider
+    for registration in state.plugins.identity_providers:
+        provider = registration.factory(provider_settings)
+        if provider is not None:
+            return provider
     return None
 
 

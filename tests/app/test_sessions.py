@@ -335,3 +335,33 @@ def test_an_accept_link_signs_the_invited_person_into_the_inviting_org(
     assert me["organization"] == {"id": inviting.id, "name": inviting.name, "role": "admin"}
     assert {o["id"] for o in me["organizations"]} == {org.id, inviting.id}
     assert storage.get_invitation(issued.invitation.id).state == "accepted"  # type: ignore[union-attr]
+
+
+def test_a_plugins_identity_provider_is_chosen_before_the_built_ins(tmp_path: Path) -> None:
+    from obsyk_core.identity import Identity, ProviderSettings
+    from obsyk_core.plugins import build_plugin_manager, hookimpl
+
+    class KioskSignIn:
+        """A third-party form provider, configured whatever the settings."""
+
+        def identity(self, email: str) -> Identity:
+            return Identity(email=email, name="Kiosk user")
+
+    class KioskPlugin:
+        @hookimpl
+        def obsyk_register_identity_providers(self, registry: Any) -> None:
+            registry.register("kiosk", lambda settings: KioskSignIn())
+
+    app = create_app(
+        embedded_config(tmp_path, PLUGINS=build_plugin_manager(plugins=[KioskPlugin()]))
+    )
+    try:
+        assert isinstance(get_state(app).people.identity_provider, KioskSignIn)  # type: ignore[union-attr]
+        org = get_state(app).storage.create_org("kiosk")
+        add_member(get_state(app).storage, org.id, "k@x.io", "viewer")
+        client = app.test_client()
+        assert sign_in(client, "k@x.io").status_code == 302
+        assert client.get("/api/v1/me").get_json()["user"]["name"] == "Kiosk user"
+    finally:
+        close_app(app)
+    assert ProviderSettings().dev_sign_in is False  # the built-in dev form stays off by default

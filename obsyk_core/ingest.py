@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from obsyk_core.hashing import canonical_digest, canonical_json
+from obsyk_core.limits import MAX_INTEGER
 from obsyk_core.storage import (
     ChangeSet,
     ChangeType,
@@ -151,12 +152,26 @@ class IngestResult:
         return self.added + self.modified + self.deleted
 
 
+#: Digits of the longest decimal string worth converting (longer ones exceed MAX_INTEGER).
+_MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
+
+
 def parse_resource_version(value: Any) -> int | None:
-    """Kubernetes resourceVersions are opaque strings; compare them only when numeric."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """Kubernetes resourceVersions are opaque strings; compare them only when numeric.
+
+    A number beyond :data:`~obsyk_core.limits.MAX_INTEGER` cannot be stored as one:
+    it stays opaque (not compared), like any other non-numeric version.
+    """
+    # isascii: str.isdigit also takes digits int() refuses ("²").
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= _MAX_INTEGER_DIGITS
+    ):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INTEGER:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
     return None
 
 

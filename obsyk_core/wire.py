@@ -14,6 +14,7 @@ from typing import Any
 
 from obsyk_core.ingest import IncomingResource, ResourceEvent, parse_resource_version
 from obsyk_core.kinds import KindRegistry
+from obsyk_core.limits import MAX_CHUNK, TOO_DEEP_MESSAGE, too_deep
 from obsyk_core.storage import ChangeType
 
 _CHANGE_TYPES = frozenset(change.value for change in ChangeType)
@@ -128,8 +129,10 @@ def parse_snapshot(
     cluster_uid = _string(errors, body, "cluster_uid", required=True)
     meta = {key: _string(errors, body, key, required=False) for key in _SNAPSHOT_META_STRINGS}
     chunk = body.get("chunk")
-    if chunk is not None and (not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 0):
-        errors.add("chunk", "Must be a non-negative integer.")
+    if chunk is not None and (
+        not isinstance(chunk, int) or isinstance(chunk, bool) or not 0 <= chunk <= MAX_CHUNK
+    ):
+        errors.add("chunk", f"Must be an integer from 0 to {MAX_CHUNK}.")
     final = body.get("final", True)
     if not isinstance(final, bool):
         errors.add("final", "Not a valid boolean.")
@@ -158,8 +161,12 @@ def parse_snapshot(
             problems = kind.validate(record)
             if problems:
                 errors.merge(f"{key}.{index}", problems)
+                continue
+            resource = _incoming(kind.kind, record)
+            if resource is None:
+                errors.add(f"{key}.{index}", TOO_DEEP_MESSAGE)
             else:
-                parsed.append(IncomingResource.from_record(kind.kind, record))
+                parsed.append(resource)
     errors.raise_if_any()
     assert cluster_uid is not None
     return Snapshot(
@@ -288,7 +295,9 @@ def _valid_event(raw: Mapping[str, Any], kinds: KindRegistry) -> ResourceEvent |
     if change is not ChangeType.DELETED:
         if record is None or kind.validate(record) or record.get("uid") != uid:
             return None
-        resource = IncomingResource.from_record(kind.kind, record)
+        resource = _incoming(kind.kind, record)
+        if resource is None:
+            return None
     elif record is not None and not isinstance(record, Mapping):
         return None
     return ResourceEvent(
@@ -351,7 +360,9 @@ def _parse_event_reporting(
             elif isinstance(raw.get("uid"), str) and record.get("uid") != raw.get("uid"):
                 errors.add(f"{path}object.uid", "Differs from the event's uid.")
             else:
-                resource = IncomingResource.from_record(kind.kind, record)
+                resource = _incoming(kind.kind, record)
+                if resource is None:
+                    errors.add(f"{path}object", TOO_DEEP_MESSAGE)
     elif record is not None and not isinstance(record, Mapping):
         errors.add(f"{path}object", "Not a valid object.")
     if len(errors.errors) != before or change is None or kind is None:
@@ -366,6 +377,20 @@ def _parse_event_reporting(
         resource_version=parse_resource_version(resource_version),
         seq=seq,
     )
+
+
+def _incoming(kind_name: str, record: Mapping[str, Any]) -> IncomingResource | None:
+    """The record as stored, or ``None`` when it is nested too deep to hash.
+
+    The serializer's own refusal is the check (see :mod:`obsyk_core.limits`):
+    nothing walks the records that fit.
+    """
+    try:
+        return IncomingResource.from_record(kind_name, record)
+    except TypeError as error:
+        if too_deep(error):
+            return None
+        raise
 
 
 def parse_heartbeat(body: Any) -> Heartbeat:

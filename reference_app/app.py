@@ -91,6 +91,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from reference_app.observability import init_observability
 
     init_observability(app)
+    from reference_app.request_checks import init_request_checks
+
+    init_request_checks(app)
     init_oauth(app)
 
     from reference_app.auth.setup import init_auth

@@ -8,16 +8,17 @@ instead, with every problem under its plain field path (``limit``,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar, cast
 
 import marshmallow as ma
+import orjson
 from flask import Request
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 
 from reference_app.errors import ApiError, flatten_messages
+from reference_app.request_checks import refuse_nul_strings
 
 F = TypeVar("F", bound=Callable[..., Any])
 V = TypeVar("V", bound=type)
@@ -34,11 +35,15 @@ class ObsykParser(FlaskParser):
         if not raw:
             return ma.missing
         try:
-            return json.loads(raw)
-        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+            # orjson, like the agent endpoints: its depth limit is an error, where the
+            # standard library's parser recurses until RecursionError (a 500).
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:  # bad UTF-8 and too deep alike
             raise ApiError(
                 400, "The request body is not valid JSON.", code="malformed_json"
             ) from None
+        refuse_nul_strings(raw, body, code="invalid_arguments")
+        return body
 
     def handle_error(
         self,

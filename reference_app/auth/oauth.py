@@ -31,6 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
+from obsyk_core.limits import NUL
 from obsyk_core.storage import Credential
 from reference_app.auth import assertion_rules
 from reference_app.auth.access_tokens import AGENT_SCOPE
@@ -80,6 +81,10 @@ def find_client(client_id: Any) -> OperatorClient | None:
     """The active credential with this id; revoked and unknown ones are both "no client"."""
     if not isinstance(client_id, str) or not client_id:
         return None
+    if NUL in client_id:  # never a client id; PostgreSQL could not even look it up
+        raise InvalidRequestError(
+            description="The client id (the assertion's 'iss') must not contain a NUL byte."
+        )
     credential = get_state().storage.get_credential(client_id)
     if credential is None or credential.revoked_at is not None:
         return None

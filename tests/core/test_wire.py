@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hostile_json import json_values
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obsyk_core.hashing import content_hash
 from obsyk_core.kinds import KindRegistry
+from obsyk_core.limits import MAX_CHUNK, MAX_INTEGER
 from obsyk_core.storage import ChangeType
 from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
 from obsyk_plugins.core_kinds.testing.samples import sample_object
@@ -327,3 +331,46 @@ def test_heartbeat_with_drift_extension() -> None:
 )
 def test_malformed_heartbeats_are_rejected(body: Any, path: str) -> None:
     assert path in errors_of(parse_heartbeat, body)
+
+
+# --------------------------------------------------------------- hostile values never escape
+
+
+_FIELDS = ("uid", "name", "namespace", "labels", "extra", "containers", "phase")
+_WRAPPER = ("chunk", "snapshot_id", "final", "cluster_uid", "resource_version", "seq")
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    record=st.dictionaries(st.sampled_from(_FIELDS), json_values, max_size=4),
+    wrapper=st.dictionaries(st.sampled_from(_WRAPPER), json_values, max_size=3),
+)
+def test_json_values_are_a_body_error_or_a_storable_record(
+    kinds: KindRegistry, record: dict[str, Any], wrapper: dict[str, Any]
+) -> None:
+    """Whatever arrives, parsing either refuses it by path or yields records that hash."""
+    record = {"uid": "u1", "name": "n", "namespace": "default", **record}
+    bodies = [
+        ({"cluster_uid": "c", "pods": [record], **wrapper}, parse_snapshot),
+        (
+            {"cluster_uid": "c", "type": "added", "kind": "Pod", "object": record, **wrapper},
+            parse_events,
+        ),
+    ]
+    for body, parse in bodies:
+        try:
+            parsed = parse(body, kinds)  # type: ignore[operator]
+        except BodyError as error:
+            assert error.errors and all(isinstance(path, str) for path in error.errors)
+            continue
+        if parse is parse_snapshot:
+            chunk = parsed.chunk
+            assert chunk is None or 0 <= chunk <= MAX_CHUNK
+            resources = [r for rs in parsed.resources.values() for r in rs]
+        else:
+            resources = [e.resource for e in parsed[1] if e.resource is not None]
+            for change in parsed[1]:
+                rv = change.resource_version
+                assert rv is None or -MAX_INTEGER <= rv <= MAX_INTEGER
+        for resource in resources:
+            assert resource.content_hash == content_hash(resource.record)

@@ -19,6 +19,7 @@ from typing import Any
 
 import marshmallow
 import pytest
+from hostile_json import json_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marshmallow import fields, validate
@@ -191,20 +192,6 @@ def test_service_target_port_goes_by_its_data_key() -> None:
 def test_records_that_are_not_objects_are_rejected() -> None:
     for record in (None, [], "pod", 3, [{"uid": "u", "name": "n"}]):
         assert assert_same_verdict(KINDS["Pod"], record) is False
-
-
-# Any JSON value orjson could hand the platform.
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=4),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
-    ),
-    max_leaves=6,
-)
 
 
 def _field_names(schema: marshmallow.Schema) -> set[str]:

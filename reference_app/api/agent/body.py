@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from obsyk_core.wire import BodyError
 from reference_app.errors import abort_json
+from reference_app.request_checks import refuse_nul_strings
 
 
 def _too_large(limit: int) -> None:
@@ -27,7 +28,10 @@ def _too_large(limit: int) -> None:
 
 
 def read_json_body(limit: int) -> tuple[Any, bytes]:
-    """The parsed JSON body and its raw bytes; 413 over ``limit``, 400 when not JSON."""
+    """The parsed JSON body and its raw bytes; 413 over ``limit``, 400 when not JSON.
+
+    422 when a string in it holds a NUL byte (see :mod:`reference_app.request_checks`).
+    """
     declared = request.content_length
     if declared is not None and declared > limit:
         _too_large(limit)
@@ -41,9 +45,11 @@ def read_json_body(limit: int) -> tuple[Any, bytes]:
     if len(raw) > limit:
         _too_large(limit)
     try:
-        return orjson.loads(raw), raw
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         abort_json(400, f"The request body is not valid JSON: {error}", code="malformed_json")
+    refuse_nul_strings(raw, body, code="invalid_body")
+    return body, raw
 
 
 def body_errors(error: BodyError) -> None:

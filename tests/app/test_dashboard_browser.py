@@ -37,6 +37,7 @@ from obsyk_operator.testing.kube_server import KubeServer
 from obsyk_operator.testing.local_cluster import seed as seed_kube
 from reference_app import create_app
 from reference_app.app import close_app
+from reference_app.auth.membership import add_member
 from reference_app.demo import DEMO_EDGE_CLUSTER, seed_demo
 from reference_app.demo_shop import CRASHING_POD, SHARED_IMAGE
 from reference_app.kind_states import remember_kind_states
@@ -566,3 +567,47 @@ def test_markup_in_a_name_is_shown_as_text(page: Page, server: DemoServer) -> No
     expect(page.locator("table.resources a.resource-name")).to_have_text(MARKUP_NAME)
     assert page.locator("img").count() == 0
     assert page.evaluate("window.__obsykInjected") is None
+
+
+def test_a_session_shows_who_switches_orgs_and_signs_out(browser: Browser, tmp_path: Path) -> None:
+    app = create_app(embedded_config(tmp_path, DEV_SIGN_IN=True))
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{http.server_port}"
+    get_state(app).settings.public_urls = (url,)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        storage = get_state(app).storage
+        first, second = new_org(app, "first-org"), new_org(app, "second-org")
+        new_cluster(app, first, "first-cluster")
+        new_cluster(app, second, "second-cluster")
+        email = "two-orgs@example.com"
+        add_member(storage, first.id, email, "owner")
+        add_member(storage, second.id, email, "viewer")
+        context = browser.new_context(base_url=url, viewport=DESKTOP)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.goto("/")
+        page.get_by_role("link", name="Sign in with your organization").click()
+        page.get_by_label("Email").fill(email)
+        page.get_by_role("button", name="Sign in").click()
+
+        who = page.locator("#who")
+        expect(who).to_contain_text(email)
+        org_name = who.text_content() or ""
+        acting, other = ("first", "second") if "first-org" in org_name else ("second", "first")
+        expect(page.locator(".cluster-name")).to_have_text([f"{acting}-cluster"])
+        page.get_by_label("Organization").select_option((first if other == "first" else second).id)
+        expect(who).to_contain_text(f"{other}-org")
+        expect(page.locator(".cluster-name")).to_have_text([f"{other}-cluster"])
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("link", name="Sign in with your organization")).to_be_visible()
+        assert "obsyk_session" not in {c["name"] for c in context.cookies()}
+        assert page.evaluate("fetch('/api/v1/me').then((r) => r.status)") == 401
+        context.close()
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        http.server_close()
+        close_app(app)

@@ -256,6 +256,7 @@ class Operator:
             stop=self.stop_event,
             on_resync=self.shipper.request_snapshot,
             include_digests=self.ready.is_set,
+            unsettled=self.shipper.unsettled_kinds,
             may_ship=may_ship,
             metrics=_ShippingMetrics(self.metrics),
             features=self.features,

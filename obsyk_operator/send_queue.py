@@ -3,6 +3,11 @@
 Memory is bounded by the number of objects in the cluster, never by the rate
 of change or the length of a platform outage, and nothing is dropped: a delete
 replaces whatever was pending for the object and stays until it is sent.
+
+A change is *unsettled* from :meth:`CoalescingQueue.put` until the one consumer
+calls :meth:`CoalescingQueue.settle` after sending (or putting back) what it
+took: the heartbeat leaves such kinds out of its drift digests, since the
+platform cannot have them yet.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class CoalescingQueue:
         self._seq = itertools.count(1)
         self._cond = threading.Condition()
         self._on_coalesced = on_coalesced
+        #: Taken by the consumer and not yet settled: still on their way to the platform.
+        self._in_flight: list[QueuedChange] = []
         self.coalesced = 0
 
     def put(self, change: Change) -> None:
@@ -50,7 +57,20 @@ class CoalescingQueue:
             batch: list[QueuedChange] = []
             while self._pending and len(batch) < max_items:
                 batch.append(self._pending.popitem(last=False)[1])
+            self._in_flight.extend(batch)
             return batch
+
+    def settle(self) -> None:
+        """What was taken is now sent (the platform applied it) or back in the queue."""
+        with self._cond:
+            self._in_flight.clear()
+
+    def unsettled_kinds(self) -> set[str]:
+        """Kinds with a change waiting or on its way: the platform may not have it yet."""
+        with self._cond:
+            return {kind for kind, _ in self._pending} | {
+                item.change.kind for item in self._in_flight
+            }
 
     def requeue(self, batch: Iterable[QueuedChange]) -> None:
         """Put back changes that failed to send, unless a newer change arrived meanwhile."""

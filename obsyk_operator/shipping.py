@@ -270,8 +270,21 @@ class Shipper:
 
     # ------------------------------------------------------------ events
 
+    def unsettled_kinds(self) -> set[str]:
+        """Kinds the platform may not have as our cache has them: a change of them is
+        queued or being sent, or a snapshot of them is pending or being sent."""
+        with self._lock:
+            pending = set(self._pending_snapshot)
+        return pending | self.queue.unsettled_kinds()
+
     def send_events(self, batch: Sequence[QueuedChange]) -> None:
         """Send ``batch``; on failure put back what was not sent and raise."""
+        try:
+            self._send_events(batch)
+        finally:
+            self.queue.settle()
+
+    def _send_events(self, batch: Sequence[QueuedChange]) -> None:
         if self.kind_states is not None:
             # Changes of a kind no longer watched (CRD removed, RBAC revoked) or that the
             # platform does not accept: its snapshot speaks for it, or nothing may.
@@ -378,7 +391,11 @@ def accepted_kinds(answer: Any) -> list[str] | None:
 
 
 class HeartbeatLoop:
-    """Beats every ``interval`` with counts and digests; passes ``resync`` answers on."""
+    """Beats every ``interval`` with counts and digests; passes ``resync`` answers on.
+
+    Counts and digests cover only the kinds whose every change the platform
+    acknowledged, so drift means a change the platform never got, never one in flight.
+    """
 
     def __init__(
         self,
@@ -390,6 +407,7 @@ class HeartbeatLoop:
         stop: threading.Event,
         on_resync: Callable[[list[str]], None],
         include_digests: Callable[[], bool] = lambda: True,
+        unsettled: Callable[[], set[str]] = set,
         may_ship: Callable[[], bool] = lambda: True,
         metrics: ShippingMetrics | None = None,
         features: PlatformFeatures | None = None,
@@ -406,6 +424,8 @@ class HeartbeatLoop:
         self.stop = stop
         self.on_resync = on_resync
         self.include_digests = include_digests
+        #: Kinds with changes not yet acknowledged (:meth:`Shipper.unsettled_kinds`).
+        self.unsettled = unsettled
         self.may_ship = may_ship
         self.metrics = metrics or _NoMetrics()
         self.features = features or PlatformFeatures()
@@ -428,14 +448,17 @@ class HeartbeatLoop:
             "agent_version": self.cluster.agent_version,
         }
         if self.include_digests():
-            with self.cache.lock:
-                body["counts"] = self.cache.counts()
-                body["digests"] = self.cache.digests()
+            with self.cache.lock:  # watchers queue a change under it: cache and queue agree
+                counts = self.cache.counts()
+                digests = self.cache.digests()
+                # A kind with changes still on their way differs from the platform's
+                # copy only by those: comparing it would ask for a needless resync.
+                compared = set(counts) - self.unsettled()
             if self.kind_states is not None:
-                carried = self.kind_states.carried()
-                body["counts"] = {k: n for k, n in body["counts"].items() if k in carried}
-                body["digests"] = {k: d for k, d in body["digests"].items() if k in carried}
+                compared &= self.kind_states.carried()
                 body["kinds"] = self.kind_states.states()
+            body["counts"] = {k: n for k, n in counts.items() if k in compared}
+            body["digests"] = {k: d for k, d in digests.items() if k in compared}
         answer = self.client.post(HEARTBEAT_PATH, body)
         self.features.heartbeat_answered(answer)
         if self.kind_states is not None:

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from obsyk_core.hashing import content_hash, kind_digest
-from obsyk_core.storage import ClusterSeen
+from obsyk_core.storage import ClusterSeen, StagedChunk
 from obsyk_core.testing import at
 from obsyk_core.testing import pod as core_pod
 from obsyk_core.testing.builders import snapshot
@@ -126,6 +126,19 @@ def test_heartbeat_drift_asks_for_a_resync_of_the_kinds_that_differ(
     # Counts alone are enough to see drift.
     counts_only = {"cluster_uid": agent.cluster_uid, "counts": {"ConfigMap": 3}}
     assert agent.post("heartbeat", counts_only).get_json()["resync"] == ["ConfigMap"]
+
+
+def test_a_snapshot_staged_and_not_yet_applied_is_no_drift(app: Flask, agent: Agent) -> None:
+    agent.snapshot(pods=[pod("p1", "a")])
+    storage = get_state(app).storage
+    # A snapshot accepted with 202 whose job has not run yet: the operator counts it as sent.
+    staged = StagedChunk("snap-1", 0, final=True, payload=b"{}", received_at=at(0))
+    storage.stage_chunk(agent.cluster_id, staged)
+    beat = {"cluster_uid": agent.cluster_uid, "counts": {"Pod": 2}}
+    assert agent.post("heartbeat", beat).get_json()["resync"] == []
+    with storage.ingest(agent.cluster_id) as transaction:  # what applying it drops
+        transaction.drop_staged("snap-1")
+    assert agent.post("heartbeat", beat).get_json()["resync"] == ["Pod"]
 
 
 def test_drift_is_computed_without_waiting_behind_an_open_ingestion(app: Flask) -> None:

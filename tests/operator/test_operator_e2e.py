@@ -77,30 +77,39 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
     raise AssertionError(f"not reached in {timeout}s")
 
 
+def start_operator_for(
+    platform: ReferencePlatform, kubeconfig: Path, kinds: KindRegistry, **settings: Any
+) -> tuple[Operator, str, str]:
+    """An operator with a fresh cluster's credential; (operator, org id, cluster id)."""
+    from reference_app.auth.credentials import register_cluster
+
+    org = platform.storage.create_org("e2e-org")
+    registration = register_cluster(platform.storage, org.id, "e2e")
+    operator = Operator(
+        operator_settings(
+            platform_url=platform.url,
+            client_id=registration.client_id,
+            private_key_pem=registration.private_key_pem,
+            kubeconfig=kubeconfig,
+            **settings,
+        ),
+        kinds=kinds,
+    ).start()
+    return operator, org.id, registration.cluster.id
+
+
 def test_operator_keeps_the_reference_app_inventory_live(
     kube: KubeServer,
     kubeconfig: Path,
     kind_registry: KindRegistry,
     reference_platform: ReferencePlatform,
 ) -> None:
-    from reference_app.auth.credentials import register_cluster
-
-    storage = reference_platform.storage
-    org = storage.create_org("e2e-org")
-    registration = register_cluster(storage, org.id, "e2e")
-    cluster_id = registration.cluster.id
     kube.add("pods", pod("api"))
     kube.add("pods", pod("worker"))
-    settings = operator_settings(
-        platform_url=reference_platform.url,
-        client_id=registration.client_id,
-        private_key_pem=registration.private_key_pem,
-        kubeconfig=kubeconfig,
-    )
-    operator = Operator(settings, kinds=kind_registry).start()
+    operator, org_id, cluster_id = start_operator_for(reference_platform, kubeconfig, kind_registry)
     try:
         wait_for(lambda: reference_platform.pod_names(cluster_id) == {"api", "worker"})
-        cluster = storage.get_cluster(org.id, cluster_id)
+        cluster = reference_platform.storage.get_cluster(org_id, cluster_id)
         assert cluster.cluster_uid == kube.kube_system_uid
 
         kube.add("pods", pod("new"))
@@ -112,5 +121,52 @@ def test_operator_keeps_the_reference_app_inventory_live(
             kube.compact()
         wait_for(lambda: reference_platform.pod_names(cluster_id) == {"new"})
         assert operator.heartbeat.sent >= 1
+    finally:
+        operator.stop()
+
+
+def test_changes_still_on_their_way_are_no_drift_and_a_lost_change_is(
+    kube: KubeServer,
+    kubeconfig: Path,
+    kind_registry: KindRegistry,
+    reference_platform: ReferencePlatform,
+) -> None:
+    kube.add("pods", pod("api"))
+    operator, _, cluster_id = start_operator_for(
+        reference_platform,
+        kubeconfig,
+        kind_registry,
+        shipping={"heartbeat_interval": 3600},  # this test beats by hand
+    )
+    asked: list[str] = []
+    operator.heartbeat.on_resync = asked.extend
+    try:
+        wait_for(lambda: reference_platform.pod_names(cluster_id) == {"api"})
+        wait_for(lambda: not operator.shipper.unsettled_kinds())
+        held = threading.Event()
+
+        def hold() -> bool:
+            held.set()
+            return False
+
+        operator.shipper.may_ship = hold  # the change below stays queued
+        assert held.wait(5)
+        kube.add("pods", pod("new"))
+        wait_for(lambda: len(operator.cache["Pod"]) == 2)
+        assert "Pod" in operator.shipper.unsettled_kinds()
+        operator.heartbeat.beat()
+        assert asked == []  # the queued Pod is no drift: no snapshot of every Pod
+
+        operator.shipper.may_ship = lambda: True
+        wait_for(lambda: reference_platform.pod_names(cluster_id) == {"api", "new"})
+        wait_for(lambda: not operator.shipper.unsettled_kinds())
+        operator.heartbeat.beat()
+        assert asked == []
+
+        with operator.cache.lock:  # a delete the platform never hears of: real drift
+            gone = next(obj for obj in operator.cache["Pod"] if obj.name == "new")
+            operator.cache["Pod"].remove(gone.uid)
+        operator.heartbeat.beat()
+        assert asked == ["Pod"]
     finally:
         operator.stop()

@@ -91,3 +91,18 @@ def test_relist_diff_finds_adds_updates_and_deletes_missed_in_a_gap() -> None:
     assert changes == {"changed": "modified", "new": "added", "gone": "deleted"}
     assert {o.uid for o in cache} == {"kept", "changed", "new"}
     assert diff_listing(cache, listed) == []
+
+
+def test_changes_are_unsettled_until_the_consumer_settles_what_it_took() -> None:
+    queue = CoalescingQueue()
+    queue.put(change("a"))
+    queue.put(change("d", kind="Deployment"))
+    assert queue.unsettled_kinds() == {"Pod", "Deployment"}
+    batch = queue.take(1)
+    assert queue.unsettled_kinds() == {"Pod", "Deployment"}  # taken, not yet acknowledged
+    queue.settle()
+    assert queue.unsettled_kinds() == {"Deployment"}
+    queue.take(1)
+    queue.requeue(batch)  # a failed send puts it back: still unsettled after settling
+    queue.settle()
+    assert queue.unsettled_kinds() == {"Pod"}

@@ -10,6 +10,12 @@ per-resource state (uid, kind, hash, deleted), never the records, as of one
 consistent read, so it cannot see a snapshot half-applied (which would report
 drift that is not there), and without waiting for the cluster's ingestion lock,
 so a heartbeat never queues behind a long snapshot reconcile.
+
+Changes in flight are never drift.  Our operator leaves out the kinds whose
+changes are still queued or being sent, and while a snapshot it sent is
+staged (202) but not yet applied by its job, nothing is compared: the stored
+state is then older than what the operator knows was accepted, and a resync
+would only send the same snapshot again.
 """
 
 from __future__ import annotations
@@ -48,6 +54,10 @@ def kinds_to_resync(
     """
     reported = {kind for kind in (*(counts or {}), *(digests or {})) if kind in known_kinds}
     storage.mark_cluster_seen(cluster_id, seen)
+    # Read before the states: a staged snapshot gone by then was applied (the job drops it
+    # in the same transaction), so the states read next include it.
+    if any(ready.cluster_id == cluster_id for ready in storage.ready_snapshots()):
+        return []  # accepted (202) and not applied yet: older than the operator, not different
     stored = stored_fingerprints(storage.stored_states(cluster_id, sorted(reported)), reported)
     drifted = []
     for kind in sorted(reported):

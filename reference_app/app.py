@@ -82,7 +82,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cache=cache,
         jobs=make_job_queue(settings, app),
         access_tokens=AccessTokens(
-            storage, settings.secret_key, lifetime_seconds=settings.access_token_seconds
+            storage,
+            settings.secret_key,
+            lifetime_seconds=settings.access_token_seconds,
+            cache=cache,
         ),
     )
     app.extensions["obsyk"] = state

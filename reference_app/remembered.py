@@ -61,6 +61,10 @@ class Remembered(Generic[K, V]):
         with self._lock:
             self._cache.pop(key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def forget_where(self, stale: Callable[[K], bool]) -> None:
         """Forget every entry whose key ``stale`` picks (an event ended those facts)."""
         with self._lock:

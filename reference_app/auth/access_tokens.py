@@ -15,14 +15,22 @@ revocation check below.
 Revocation still has to bite within a minute, so each process remembers a
 credential's revocation status for at most :data:`REVOCATION_CHECK_SECONDS`
 and re-reads it from storage after that (one small query per credential per
-minute, not per request).  That memory is bounded (``max_remembered``
-credentials): one forgotten early is simply read again.
+minute, not per request).  Sooner where it can: the process that revokes a
+credential (or deletes its cluster) forgets it at once and bumps a
+revocation version in the shared cache; every process reads that version at
+most once every :data:`REVOCATION_POLL_SECONDS` and, when it moved, forgets
+every remembered status, so on Redis a revocation reaches all processes
+within about a second (the minute stays the bound while the cache is down).
+That memory is bounded (``max_remembered`` credentials): one forgotten early
+is simply read again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -32,8 +40,11 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from obsyk_core.cache import Cache, CacheError
 from obsyk_core.storage import Credential, Storage
 from reference_app.remembered import MAX_REMEMBERED, Remembered
+
+log = logging.getLogger(__name__)
 
 ALGORITHM = "HS256"
 #: Claim value of ``scope`` in agent tokens: the agent endpoints accept nothing else.
@@ -42,6 +53,11 @@ AGENT_SCOPE = "agent"
 TOKEN_TYPE = "at+jwt"
 ISSUER = "obsyk"
 REVOCATION_CHECK_SECONDS = 60
+#: How often a process reads the shared revocation version (one cache GET).
+REVOCATION_POLL_SECONDS = 1.0
+#: The shared cache key counting revocations, and how long it is kept unchanged.
+REVOCATIONS_KEY = "access-tokens:revocations"
+REVOCATIONS_TTL_SECONDS = 7 * 24 * 3600
 
 
 class InvalidAccessToken(ValueError):
@@ -76,8 +92,13 @@ class AccessTokens:
         max_remembered: int = MAX_REMEMBERED,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        cache: Cache | None = None,
     ) -> None:
         self._storage = storage
+        #: Where processes tell each other of revocations (None: only the window bounds it).
+        self._cache = cache
+        self._revocations_seen: bytes | None = None
+        self._revocations_read_at = -math.inf
         self._key = signing_key(secret_key)
         self.lifetime_seconds = lifetime_seconds
         #: Seconds since the epoch, for ``iat``/``exp``; replaceable so tests can reach an ``exp``.
@@ -156,10 +177,37 @@ class AccessTokens:
         return principal, claims["exp"]
 
     def forget(self, client_id: str) -> None:
-        """Drop the remembered status (this process learns of a revocation at once)."""
+        """Drop the remembered status: this process learns of a revocation at once, others soon.
+
+        The others learn of it through the shared revocation version, within
+        :data:`REVOCATION_POLL_SECONDS`; if the cache cannot take it, within the window.
+        """
         self._revoked.forget(client_id)
+        if self._cache is not None:
+            try:
+                self._cache.incr(REVOCATIONS_KEY, REVOCATIONS_TTL_SECONDS)
+            except CacheError as error:
+                log.warning("revocation not announced to other processes: %s", error)
+
+    def _follow_revocations(self) -> None:
+        """Forget every remembered status when another process revoked something since."""
+        now = self.clock()
+        if self._cache is None or now - self._revocations_read_at < REVOCATION_POLL_SECONDS:
+            return
+        self._revocations_read_at = now
+        try:
+            version = self._cache.get(REVOCATIONS_KEY)
+        except CacheError:
+            # Not again for a window: a hung cache must not stall a request a second.
+            # The revocation window still bounds what is remembered meanwhile.
+            self._revocations_read_at = now + REVOCATION_CHECK_SECONDS
+            return
+        if version != self._revocations_seen:
+            self._revocations_seen = version
+            self._revoked.clear()
 
     def _is_revoked(self, principal: AgentPrincipal) -> bool:
+        self._follow_revocations()
         known = self._revoked.get(principal.client_id)
         if known is not None:
             return known

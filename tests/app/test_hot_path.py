@@ -16,16 +16,25 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from agent_wire import Agent, User, new_cluster_uid, pod, stored_inventory
-from app_support import new_cluster, new_org, new_user_token, request_access_token
+from app_support import (
+    new_cluster,
+    new_org,
+    new_user_token,
+    postgres_config,
+    request_access_token,
+)
 from flask import Flask
 from flask.testing import FlaskClient
 
 from obsyk_core.storage import Cluster, Organization
-from reference_app.auth.access_tokens import AccessTokens
+from reference_app import create_app
+from reference_app.app import close_app
+from reference_app.auth.access_tokens import AccessTokens, InvalidAccessToken
 from reference_app.remembered import Remembered
 from reference_app.state import get_state
 
@@ -320,3 +329,37 @@ def test_a_cluster_known_for_one_org_stays_hidden_from_another(
     assert owner.get(path).status_code == 200
     assert outsider.get(path).status_code == 404
     assert outsider.get(f"/api/v1/clusters/{agent.cluster_id}/resources/p1").status_code == 404
+
+
+def test_a_revocation_reaches_another_api_process_within_a_second(
+    tmp_path: Path, postgres_url: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Two API processes (apps) sharing PostgreSQL and Redis: the second learns via the cache."""
+    from reference_app.auth.credentials import register_cluster
+
+    apps = [
+        create_app(
+            postgres_config(
+                tmp_path / name, postgres_url, redis_url, redis_prefix, SECRET_KEY="s" * 32
+            )
+        )
+        for name in ("first", "second")
+    ]
+    try:
+        first, second = (get_state(app).access_tokens for app in apps)
+        now = [0.0]
+        second.clock = lambda: now[0]
+        storage = get_state(apps[0]).storage
+        credential = register_cluster(storage, new_org(apps[0]).id, "c").credential
+        token = first.issue(credential)
+        assert second.verify(token).client_id == credential.client_id  # remembered: not revoked
+
+        storage.revoke_credential(credential.client_id, datetime.now(UTC))
+        first.forget(credential.client_id)  # what the revoking view does
+        now[0] += 1.0  # a second later, not the revocation window's minute
+
+        with pytest.raises(InvalidAccessToken):
+            second.verify(token)
+    finally:
+        for app in apps:
+            close_app(app)

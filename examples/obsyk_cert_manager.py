@@ -58,7 +58,7 @@ class IssuerRefSchema(Schema):
 
 
 class CertificateSchema(Schema):
-    """Validates a Certificate record on the platform; unknown fields are kept."""
+    """Validates a Certificate record on the platform; unknown fields pass, not stored."""
 
     class Meta:
         unknown = INCLUDE

@@ -169,7 +169,7 @@ class ResourceRow:
     name: str
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
-    #: The record exactly as the operator sent it.
+    #: The record as the operator sent it, trimmed to its kind's schema (obsyk_core.record_trim).
     record: Mapping[str, Any]
     content_hash: str
     first_seen_at: datetime

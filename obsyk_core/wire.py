@@ -8,13 +8,15 @@ validation writes nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from obsyk_core.ingest import IncomingResource, ResourceEvent, parse_resource_version
-from obsyk_core.kinds import KindRegistry
+from obsyk_core.kinds import KindRegistry, ResourceKind
 from obsyk_core.limits import MAX_CHUNK, TOO_DEEP_MESSAGE, too_deep
+from obsyk_core.record_trim import trim_record
 from obsyk_core.storage import ChangeType
 
 _CHANGE_TYPES = frozenset(change.value for change in ChangeType)
@@ -115,7 +117,11 @@ def _string(errors: _Errors, body: Mapping[str, Any], key: str, *, required: boo
 
 
 def parse_snapshot(
-    body: Any, kinds: KindRegistry, *, ignored_kinds: set[str] | None = None
+    body: Any,
+    kinds: KindRegistry,
+    *,
+    ignored_kinds: set[str] | None = None,
+    dropped_fields: Counter[str] | None = None,
 ) -> Snapshot:
     """Validate a snapshot (or one chunk of it) and return its parsed form.
 
@@ -123,8 +129,12 @@ def parse_snapshot(
     ``ignored_kinds`` is given: then the array is skipped and its key added
     to the set, for the caller to report (CONTRACT.md, "plugin kinds": an
     operator newer than the platform must not lose the whole snapshot).
+
+    Each record is kept as its kind's schema describes (:mod:`obsyk_core.record_trim`);
+    what was dropped is counted in ``dropped_fields`` by ``Kind.field.path``.
     """
     body = _require_object(body)
+    dropped = Counter[str]() if dropped_fields is None else dropped_fields
     errors = _Errors()
     cluster_uid = _string(errors, body, "cluster_uid", required=True)
     meta = {key: _string(errors, body, key, required=False) for key in _SNAPSHOT_META_STRINGS}
@@ -162,7 +172,7 @@ def parse_snapshot(
             if problems:
                 errors.merge(f"{key}.{index}", problems)
                 continue
-            resource = _incoming(kind.kind, record)
+            resource = _incoming(kind, record, dropped)
             if resource is None:
                 errors.add(f"{key}.{index}", TOO_DEEP_MESSAGE)
             else:
@@ -184,17 +194,23 @@ def parse_snapshot(
 
 
 def parse_events(
-    body: Any, kinds: KindRegistry, *, ignored_kinds: set[str] | None = None
+    body: Any,
+    kinds: KindRegistry,
+    *,
+    ignored_kinds: set[str] | None = None,
+    dropped_fields: Counter[str] | None = None,
 ) -> tuple[str, list[ResourceEvent]]:
     """Validate a single event (upstream) or a batch (``{"events": [...]}``).
 
     Returns the cluster uid and the events; every event of a batch must name
     the same cluster.  An event of a kind no installed plugin declares is an
     error, unless ``ignored_kinds`` is given: then it is left out, unchecked
-    beyond its ``kind``, and the kind name added to the set.
+    beyond its ``kind``, and the kind name added to the set.  Objects are trimmed
+    and counted in ``dropped_fields`` as :func:`parse_snapshot`'s records are.
     """
+    dropped = Counter[str]() if dropped_fields is None else dropped_fields
     if type(body) is dict and "events" not in body:
-        single = _plain_single_event(body, kinds)
+        single = _plain_single_event(body, kinds, dropped)
         if single is not None:
             return single
     body = _require_object(body)
@@ -222,7 +238,7 @@ def parse_events(
         if ignored_kinds is not None and _of_unknown_kind(raw, kinds):
             ignored_kinds.add(raw["kind"])
             continue
-        event = _parse_event(raw, kinds, errors, path)
+        event = _parse_event(raw, kinds, errors, path, dropped)
         if event is not None:
             events.append(event)
     errors.raise_if_any()
@@ -236,7 +252,7 @@ def _of_unknown_kind(raw: Mapping[str, Any], kinds: KindRegistry) -> bool:
 
 
 def _plain_single_event(
-    body: dict[str, Any], kinds: KindRegistry
+    body: dict[str, Any], kinds: KindRegistry, dropped: Counter[str]
 ) -> tuple[str, list[ResourceEvent]] | None:
     """An upstream single event that is plainly valid, else ``None`` (nothing reported).
 
@@ -247,21 +263,27 @@ def _plain_single_event(
     cluster_uid = body.get("cluster_uid")
     if type(cluster_uid) is not str or not cluster_uid:
         return None
-    event = _valid_event(body, kinds)
+    event = _valid_event(body, kinds, dropped)
     return None if event is None else (cluster_uid, [event])
 
 
 def _parse_event(
-    raw: Mapping[str, Any], kinds: KindRegistry, errors: _Errors, path: str
+    raw: Mapping[str, Any],
+    kinds: KindRegistry,
+    errors: _Errors,
+    path: str,
+    dropped: Counter[str],
 ) -> ResourceEvent | None:
     """The event, or ``None`` with every problem of it added to ``errors`` under ``path``."""
-    event = _valid_event(raw, kinds)
+    event = _valid_event(raw, kinds, dropped)
     if event is not None:
         return event
-    return _parse_event_reporting(raw, kinds, errors, path)
+    return _parse_event_reporting(raw, kinds, errors, path, dropped)
 
 
-def _valid_event(raw: Mapping[str, Any], kinds: KindRegistry) -> ResourceEvent | None:
+def _valid_event(
+    raw: Mapping[str, Any], kinds: KindRegistry, dropped: Counter[str]
+) -> ResourceEvent | None:
     """The event when every field is plainly valid, else ``None`` (and nothing reported).
 
     The happy path of a batch: one pass with no error bookkeeping or path
@@ -295,7 +317,7 @@ def _valid_event(raw: Mapping[str, Any], kinds: KindRegistry) -> ResourceEvent |
     if change is not ChangeType.DELETED:
         if record is None or kind.validate(record) or record.get("uid") != uid:
             return None
-        resource = _incoming(kind.kind, record)
+        resource = _incoming(kind, record, dropped)
         if resource is None:
             return None
     elif record is not None and not isinstance(record, Mapping):
@@ -313,7 +335,11 @@ def _valid_event(raw: Mapping[str, Any], kinds: KindRegistry) -> ResourceEvent |
 
 
 def _parse_event_reporting(
-    raw: Mapping[str, Any], kinds: KindRegistry, errors: _Errors, path: str
+    raw: Mapping[str, Any],
+    kinds: KindRegistry,
+    errors: _Errors,
+    path: str,
+    dropped: Counter[str],
 ) -> ResourceEvent | None:
     """:func:`_parse_event` for an event with a problem: every check, each one reported."""
     before = len(errors.errors)
@@ -360,7 +386,7 @@ def _parse_event_reporting(
             elif isinstance(raw.get("uid"), str) and record.get("uid") != raw.get("uid"):
                 errors.add(f"{path}object.uid", "Differs from the event's uid.")
             else:
-                resource = _incoming(kind.kind, record)
+                resource = _incoming(kind, record, dropped)
                 if resource is None:
                     errors.add(f"{path}object", TOO_DEEP_MESSAGE)
     elif record is not None and not isinstance(record, Mapping):
@@ -379,14 +405,18 @@ def _parse_event_reporting(
     )
 
 
-def _incoming(kind_name: str, record: Mapping[str, Any]) -> IncomingResource | None:
-    """The record as stored, or ``None`` when it is nested too deep to hash.
+def _incoming(
+    kind: ResourceKind, record: Mapping[str, Any], dropped: Counter[str]
+) -> IncomingResource | None:
+    """The validated record as stored, or ``None`` when it is nested too deep to hash.
 
-    The serializer's own refusal is the check (see :mod:`obsyk_core.limits`):
+    Trimmed to its kind's schema first (counted in ``dropped``).  The
+    serializer's own refusal is the depth check (see :mod:`obsyk_core.limits`):
     nothing walks the records that fit.
     """
+    record = trim_record(kind.schema, record, dropped, path=f"{kind.kind}.")
     try:
-        return IncomingResource.from_record(kind_name, record)
+        return IncomingResource.from_record(kind.kind, record)
     except TypeError as error:
         if too_deep(error):
             return None

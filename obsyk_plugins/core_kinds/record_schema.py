@@ -4,7 +4,9 @@ The platform must accept exactly what the upstream Go operator sends
 (CONTRACT.md section 4), so every schema here:
 
 - tolerates unknown fields at every level (``unknown = INCLUDE``), because a
-  newer operator may add some;
+  newer operator may add some: such a record is accepted, but only the
+  declared fields are stored (:mod:`obsyk_core.record_trim`), and the
+  annotations the operator's filter drops are dropped again on the platform;
 - requires ``uid`` and ``name`` as non-empty strings and nothing else;
 - lets every other field be absent *or* ``null``: Go marshals a nil slice or
   map without ``omitempty`` as ``null``;
@@ -19,6 +21,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from obsyk_core.record_trim import DROP_KEY
+from obsyk_plugins.core_kinds.metadata import is_dropped_annotation
 from obsyk_plugins.fastcheck import INVALID, FastCheck
 
 
@@ -82,9 +86,11 @@ def optional_boolean() -> StrictBoolean:
     return StrictBoolean(allow_none=True)
 
 
-def string_map() -> fields.Dict:
+def string_map(**metadata: Any) -> fields.Dict:
     """``map[string]string`` (labels, annotations, selectors)."""
-    return fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    return fields.Dict(
+        keys=fields.String(), values=fields.String(), allow_none=True, metadata=metadata
+    )
 
 
 def string_list() -> fields.List[str]:
@@ -122,7 +128,8 @@ class RecordSchema(LenientSchema):
     uid = fields.String(required=True, validate=validate.Length(min=1))
     name = fields.String(required=True, validate=validate.Length(min=1))
     labels = string_map()
-    annotations = string_map()
+    #: The operator's annotation filter, applied again to whatever an agent sends.
+    annotations = string_map(**{DROP_KEY: is_dropped_annotation})
     k8s_created_at = optional_string()
     owner_references = nested_list(OwnerReferenceSchema)
 

@@ -527,8 +527,9 @@ class SqlStorage(SqlPeople, Storage):
                 ),
             )
             .group_by(finals.c.cluster_id, finals.c.snapshot_id, finals.c.last)
-            # Chunk numbers are unique per snapshot: last+1 of them in 0..last means no gap.
-            .having(func.count() == finals.c.last + 1)
+            # Chunk numbers are unique per snapshot: last+1 of them in 0..last means no gap
+            # (written count-1 == last: last+1 would overflow an integer at the largest chunk).
+            .having(func.count() - 1 == finals.c.last)
             .order_by(received, finals.c.cluster_id, finals.c.snapshot_id)
         )
         with self._reading_one_statement() as connection:

@@ -56,9 +56,10 @@ def test_answers_have_exactly_the_fields_their_openapi_schema_documents(
     assert set(page) == documented("ResourcePage")
     assert set(page["items"][0]) == documented("Resource")
     # The snapshot answer documents the staged fields too; a committed one has the rest
-    # (ignored_kinds only when the platform skipped a kind it does not know).
+    # (ignored_kinds only when the platform skipped a kind it does not know, dropped_fields
+    # only when it dropped fields the kind's schema does not declare).
     assert set(committed.get_json()) == documented("SnapshotAccepted") - {
-        "snapshot_id", "chunk", "queued", "ignored_kinds"
+        "snapshot_id", "chunk", "queued", "ignored_kinds", "dropped_fields"
     }  # fmt: skip
 
 

@@ -19,6 +19,8 @@ class CertificateSchema(marshmallow.Schema):
     name = marshmallow.fields.String(required=True, validate=marshmallow.validate.Length(min=1))
     namespace = marshmallow.fields.String(allow_none=True)
     ready = marshmallow.fields.Boolean(truthy={True}, falsy={False})
+    #: Free-form, as a CRD's spec may be: stored as sent, however deep (within the limit).
+    spec = marshmallow.fields.Raw(allow_none=True)
 
 
 def extract_certificate(raw: RawObject) -> Record:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
-from hostile_json import json_values
+from hostile_json import json_values, nested
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obsyk_core.hashing import content_hash
 from obsyk_core.kinds import KindRegistry
-from obsyk_core.limits import MAX_CHUNK, MAX_INTEGER
+from obsyk_core.limits import MAX_CHUNK, MAX_INTEGER, MAX_NESTING, TOO_DEEP_MESSAGE
 from obsyk_core.storage import ChangeType
 from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
 from obsyk_plugins.core_kinds.testing.samples import sample_object
@@ -374,3 +375,36 @@ def test_json_values_are_a_body_error_or_a_storable_record(
                 assert rv is None or -MAX_INTEGER <= rv <= MAX_INTEGER
         for resource in resources:
             assert resource.content_hash == content_hash(resource.record)
+
+
+def test_a_record_nested_deeper_than_the_hash_serializes_is_refused_by_path(
+    certificate_only: KindRegistry,
+) -> None:
+    def certificate(uid: str, depth: int) -> dict[str, Any]:
+        return {"uid": uid, "name": uid, "namespace": "a", "spec": nested(depth)}
+
+    fits, too_deep = certificate("c1", MAX_NESTING - 1), certificate("c2", MAX_NESTING + 1)
+    snapshot = parse_snapshot({"cluster_uid": "c", "certificates": [fits]}, certificate_only)
+    assert snapshot.resources["Certificate"][0].record == fits
+    body = {"cluster_uid": "c", "certificates": [fits, too_deep]}
+    with pytest.raises(BodyError) as refused:
+        parse_snapshot(body, certificate_only)
+    assert refused.value.errors == {"certificates.1": [TOO_DEEP_MESSAGE]}
+    single = {"cluster_uid": "c", "type": "added", "kind": "Certificate", "uid": "c2"}
+    with pytest.raises(BodyError) as refused:
+        parse_events({**single, "name": "c2", "object": too_deep}, certificate_only)
+    assert refused.value.errors == {"object": [TOO_DEEP_MESSAGE]}
+
+
+def test_fields_the_schema_does_not_declare_are_dropped_and_counted(
+    certificate_only: KindRegistry,
+) -> None:
+    record = {"uid": "c1", "name": "c1", "spec": {"any": ["thing"]}, "data": {"k": "v"}}
+    dropped: Counter[str] = Counter()
+    body = {"cluster_uid": "c", "certificates": [record, {**record, "uid": "c2"}]}
+    snapshot = parse_snapshot(body, certificate_only, dropped_fields=dropped)
+    stored = [resource.record for resource in snapshot.resources["Certificate"]]
+    assert stored == [
+        {"uid": uid, "name": "c1", "spec": {"any": ["thing"]}} for uid in ("c1", "c2")
+    ]
+    assert dropped == {"Certificate.data": 2}

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import orjson
 import pytest
 
 from obsyk_core.kinds import KindRegistry
+from obsyk_core.record_trim import trim_record
 from obsyk_plugins.core_kinds.config import (
     configmap_data_hashes,
     make_configmap_extractor,
@@ -180,3 +182,23 @@ def test_hashed_records_validate(core_registry: KindRegistry) -> None:
     ):
         record = factory(HMAC_KEY)(sample_object(kind))
         assert core_registry.by_kind(kind).validate(record) is None
+
+
+def test_the_platform_stores_every_field_the_operator_sends(core_registry: KindRegistry) -> None:
+    """The platform's trim (obsyk_core.record_trim) and the extractors agree: one rule set.
+
+    Every field an extractor writes, data hashes included, is one the kind's schema
+    declares, so the platform drops nothing our operator sends.
+    """
+    objects = [(name, sample_object(name)) for name in SAMPLE_KINDS]
+    for name, raw in [*objects, *synthetic_cluster(300, seed=11)]:
+        kind = core_registry.get(name)
+        assert kind is not None
+        extractors = [kind.extract]
+        if kind.data_hash_extractor is not None:
+            extractors.append(kind.data_hash_extractor(HMAC_KEY))
+        for extract in extractors:
+            record = extract(raw)
+            dropped: Counter[str] = Counter()
+            assert trim_record(kind.schema, record, dropped) is record, (name, dropped)
+            assert not dropped

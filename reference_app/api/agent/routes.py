@@ -9,6 +9,7 @@ before anything is written, the cluster binding included.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar, cast
@@ -25,6 +26,7 @@ from reference_app.api.agent.binding import (
 )
 from reference_app.api.agent.body import body_errors, read_json_body
 from reference_app.api.agent.drift import kinds_to_resync
+from reference_app.api.agent.dropped import report_dropped
 from reference_app.api.agent.ignored import report_ignored
 from reference_app.api.agent.schemas import (
     AcceptedKindsSchema,
@@ -102,14 +104,20 @@ class SnapshotView(MethodView):
         size = len(raw)
         del raw  # decoded: staged (if it is) as validated, never as received
         ignored: set[str] = set()
+        dropped: Counter[str] = Counter()
         try:
-            snapshot = parse_snapshot(body, state.plugins.kinds, ignored_kinds=ignored)
+            snapshot = parse_snapshot(
+                body, state.plugins.kinds, ignored_kinds=ignored, dropped_fields=dropped
+            )
         except BodyError as error:
             body_errors(error)
         del body  # parsed: the decoded wrappers need not live through the write
         ensure_cluster_bound(state.storage, agent, snapshot.cluster_uid)
         now = _now()
-        skipped = report_ignored(ignored, endpoint="snapshot", cluster_id=agent.cluster_id)
+        skipped: dict[str, Any] = {
+            **report_ignored(ignored, endpoint="snapshot", cluster_id=agent.cluster_id),
+            **report_dropped(dropped, endpoint="snapshot", cluster_id=agent.cluster_id),
+        }
         if snapshot.chunked or size > state.settings.async_snapshot_bytes:
             with SNAPSHOT_STAGING.time():
                 payload = staged_payload(snapshot)
@@ -167,8 +175,11 @@ class EventsView(MethodView):
         agent = current_agent()
         body, _ = read_json_body(state.settings.max_event_bytes)
         ignored: set[str] = set()
+        dropped: Counter[str] = Counter()
         try:
-            cluster_uid, events = parse_events(body, state.plugins.kinds, ignored_kinds=ignored)
+            cluster_uid, events = parse_events(
+                body, state.plugins.kinds, ignored_kinds=ignored, dropped_fields=dropped
+            )
         except BodyError as error:
             body_errors(error)
         del body  # parsed: the decoded wrappers need not live through the write
@@ -188,7 +199,10 @@ class EventsView(MethodView):
                 unknown_cluster()
             raise
         announce_changes(state, result)
-        skipped = report_ignored(ignored, endpoint="events", cluster_id=agent.cluster_id)
+        skipped: dict[str, Any] = {
+            **report_ignored(ignored, endpoint="events", cluster_id=agent.cluster_id),
+            **report_dropped(dropped, endpoint="events", cluster_id=agent.cluster_id),
+        }
         return {"status": "committed", **_counts(result), **skipped}
 
 

@@ -20,6 +20,12 @@ _IGNORED_KINDS = {
     "description": "Snapshot array keys (snapshots) or kind names (events) that no installed "
     "plugin declares: skipped while the rest was stored. Present only when something was skipped."
 }
+_DROPPED_FIELDS = {
+    "description": "Record fields not stored, as `Kind.field.path` (no list indexes) to the "
+    "number of values dropped: fields the kind's schema does not declare (a Secret's `data`, "
+    "a container's `env`, `managedFields`) and annotations the filter drops. At most 100 "
+    "paths. Present only when something was dropped."
+}
 _ACCEPTED_KINDS = {"description": "The kind names this platform accepts; send only these"}
 
 
@@ -36,11 +42,17 @@ class SnapshotAcceptedSchema(IngestCountsSchema):
         }
     )
     ignored_kinds = ma.fields.List(ma.fields.String(), metadata=_IGNORED_KINDS)
+    dropped_fields = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Integer(), metadata=_DROPPED_FIELDS
+    )
 
 
 class EventsAcceptedSchema(IngestCountsSchema):
     status = ma.fields.String(metadata={"description": "`committed`"})
     ignored_kinds = ma.fields.List(ma.fields.String(), metadata=_IGNORED_KINDS)
+    dropped_fields = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Integer(), metadata=_DROPPED_FIELDS
+    )
 
 
 class HeartbeatAnswerSchema(ma.Schema):

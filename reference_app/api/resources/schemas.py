@@ -78,7 +78,10 @@ class ResourceSchema(ma.Schema):
     labels = StringMap()
     annotations = StringMap()
     object = ma.fields.Dict(
-        attribute="record", metadata={"description": "The record exactly as the operator sent it"}
+        attribute="record",
+        metadata={
+            "description": "The record as the operator sent it, trimmed to its kind's schema"
+        },
     )
     content_hash = ma.fields.String()
     first_seen_at = ma.fields.DateTime()

@@ -435,16 +435,54 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--org", "org_ref", required=True, help="Organization id or name.")
 @click.option("--email", required=True, help="The user (created if new).")
-@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(ROLES),
+    default=None,
+    help="A new member's role (default member); for a member, must be theirs.",
+)
+@click.option("--change-role", is_flag=True, help="Change an existing member's role to --role.")
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
 @json_option
-def tokens_create(org_ref: str, email: str, role: str, name: str, as_json: bool) -> None:
-    """Give EMAIL the ROLE in ORG and print a new API token (shown once)."""
-    from reference_app.auth.api_tokens import grant_api_token
+def tokens_create(
+    org_ref: str, email: str, role: str | None, change_role: bool, name: str, as_json: bool
+) -> None:
+    """Print a new API token (shown once) for EMAIL in ORG, making them a member if new.
+
+    An existing member keeps their role: a different --role is refused unless
+    --change-role asks for the change (a default must never demote an owner).
+    """
+    from reference_app.auth.api_tokens import issue_api_token
+    from reference_app.auth.membership import add_member, change_member
+    from reference_app.auth.policy import PolicyRefusal
 
     storage = get_state().storage
     org = _find_org(storage, org_ref)
-    issued = grant_api_token(storage, org.id, email, role, name=name)  # type: ignore[arg-type]
+    user = storage.ensure_user(email)
+    current = storage.get_membership(org.id, user.id)
+    if current is None:
+        role = role or "member"
+        add_member(storage, org.id, email, role)  # type: ignore[arg-type]
+        audit.record(
+            "member.joined", org_id=org.id, target=("user", user.id), details={"role": role}
+        )
+    elif role is not None and role != current.role:
+        if not change_role:
+            raise click.ClickException(
+                f"{email} is {current.role} of {org.name}: pass --change-role to make them "
+                f"{role}, or leave out --role to keep their role."
+            )
+        try:
+            change_member(storage, org.id, "owner", user.id, role)  # type: ignore[arg-type]
+        except PolicyRefusal as refusal:
+            raise click.ClickException(str(refusal)) from None
+        details = {"from": current.role, "to": role}
+        audit.record(
+            "member.role_changed", org_id=org.id, target=("user", user.id), details=details
+        )
+    else:
+        role = current.role
+    issued = issue_api_token(storage, org.id, user.id, name=name)
     data = {
         "token": issued.token,
         "token_id": issued.record.id,

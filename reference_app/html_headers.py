@@ -1,5 +1,9 @@
 """Headers on every HTML answer: no inline script, no framing, no sniffing, HSTS behind https.
 
+``X-Content-Type-Options: nosniff`` goes on every answer, JSON included: a
+browser must never read an API answer (inventory values) as anything but
+what its type says.
+
 The dashboard's policy (``dashboard.routes.SECURITY_HEADERS``) applies to
 every page the platform renders (the ``/auth`` pages too); JSON answers are
 data, not documents, and keep their own headers.  The one exception is the
@@ -23,6 +27,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 def init_html_headers(app: Flask, *, https: bool) -> None:
     @app.after_request
     def _html_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if response.mimetype == "text/html":
             api_browser = request.blueprint == API_BROWSER
             for name, value in SECURITY_HEADERS.items():

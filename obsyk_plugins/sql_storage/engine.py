@@ -19,6 +19,8 @@ leaving a request waiting on a socket for the kernel's two hours.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from typing import Any
 
@@ -79,9 +81,23 @@ def _sqlite_engine(url: str, target: str, common: dict[str, Any]) -> Engine:
         engine = create_engine(target, poolclass=StaticPool, connect_args=connect_args, **common)
     else:
         engine = create_engine(target, connect_args=connect_args, **common)
+        database = engine.url.database
+        if database and not database.startswith("file:"):
+            _create_private(database)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _create_private(path: str) -> None:
+    """Create a new database file readable by its owner alone (as the secret key is).
+
+    SQLite would create it 0644 (less the umask); its ``-wal`` and ``-shm`` files
+    take the database file's mode, so they are private too.  An existing file
+    keeps its mode, and a missing folder is left for SQLite to report.
+    """
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _configure_sqlite_connection(

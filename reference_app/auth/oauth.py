@@ -127,8 +127,11 @@ class OperatorJWTBearerGrant(JWTBearerGrant):  # type: ignore[misc]
         except assertion_rules.AssertionRejected as error:
             raise InvalidGrantError(description=str(error)) from None
 
-    def resolve_issuer_client(self, issuer: str) -> OperatorClient | None:
-        return find_client(issuer)
+    def resolve_issuer_client(self, issuer: str) -> OperatorClient:
+        client = find_client(issuer)
+        if client is None:  # answered as a bad signature is: no client-id enumeration
+            raise InvalidGrantError(description=UNVERIFIED)
+        return client
 
     def resolve_client_public_key(self, client: OperatorClient) -> ECKey:
         return _public_key(client)
@@ -150,6 +153,16 @@ class OperatorClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__(validate_jti=True, leeway=assertion_rules.LEEWAY_SECONDS)
+
+    def __call__(self, query_client: Any, request: Any) -> OperatorClient:
+        def known_client(client_id: str) -> OperatorClient:
+            client: OperatorClient | None = query_client(client_id)
+            if client is None:  # answered as a bad signature is: no client-id enumeration
+                raise InvalidClientError(description=UNVERIFIED)
+            return client
+
+        authenticated: OperatorClient = super().__call__(known_client, request)
+        return authenticated
 
     def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
         headers, claims = super().extract_assertion(assertion)
@@ -183,10 +196,13 @@ class OperatorClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[mi
     TOKEN_ENDPOINT_AUTH_METHODS = [JWTBearerClientAssertion.CLIENT_AUTH_METHOD]
 
 
-_DEFAULT_DESCRIPTIONS = {
-    "invalid_grant": "The assertion's signature does not verify with the registered key.",
-    "invalid_client": "Client authentication failed: the assertion does not verify.",
-}
+#: One answer for an unknown (or revoked) client id and for a signature its key does not
+#: verify, so the endpoint does not tell which client ids exist.
+UNVERIFIED = (
+    "The assertion does not verify: no active client has this id, "
+    "or its registered key does not verify the signature."
+)
+_DEFAULT_DESCRIPTIONS = {"invalid_grant": UNVERIFIED, "invalid_client": UNVERIFIED}
 
 
 class OperatorAuthorizationServer(AuthorizationServer):  # type: ignore[misc]

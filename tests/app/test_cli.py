@@ -73,6 +73,41 @@ def test_tokens_create_gives_the_role_and_a_working_token(
     assert membership is not None and membership.role == "admin"
 
 
+def test_tokens_create_never_changes_an_existing_members_role_silently(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    run_json(runner, "orgs", "create", "owned-org")
+    base = ["tokens", "create", "--org", "owned-org", "--email", "boss@example.com"]
+    assert run_json(runner, *base, "--role", "owner")["role"] == "owner"
+
+    # No --role: a token for them as they are (the default once demoted an owner).
+    assert run_json(runner, *base)["role"] == "owner"
+    same = run_json(runner, *base, "--role", "owner")
+    refused = runner.invoke(cli, [*base, "--role", "member"])
+    storage = get_state(app).storage
+    record = storage.find_api_token(hash_token(str(same["token"])))
+    assert record is not None
+    membership = storage.get_membership(record.org_id, record.user_id)
+
+    assert refused.exit_code == 1 and "--change-role" in refused.output
+    assert membership is not None and membership.role == "owner"
+    run_json(runner, "tokens", "create", "--org", "owned-org", "--email", "two@example.com",
+             "--role", "owner")  # fmt: skip
+    changed = run_json(runner, *base, "--role", "member", "--change-role")
+    membership = storage.get_membership(record.org_id, record.user_id)
+    assert changed["role"] == "member" and membership is not None and membership.role == "member"
+
+
+def test_tokens_create_will_not_demote_the_last_owner(runner: FlaskCliRunner) -> None:
+    run_json(runner, "orgs", "create", "one-owner")
+    base = ["tokens", "create", "--org", "one-owner", "--email", "only@example.com"]
+    run_json(runner, *base, "--role", "owner")
+
+    result = runner.invoke(cli, [*base, "--role", "viewer", "--change-role"])
+
+    assert result.exit_code == 1 and "owner" in result.output
+
+
 def test_tokens_create_for_an_unknown_org_fails(runner: FlaskCliRunner) -> None:
     result = runner.invoke(cli, ["tokens", "create", "--org", "nope", "--email", "a@b.c"])
 

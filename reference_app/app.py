@@ -60,8 +60,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
     )
     app.config["TESTING"] = bool(config.get("TESTING", False))
     app.session_interface = BearerPathsSessionInterface()
@@ -108,6 +106,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from reference_app.dashboard import blp as dashboard_blp
 
     app.register_blueprint(dashboard_blp)
+    from reference_app.api_browser import blp as api_browser_blp
+
+    app.register_blueprint(api_browser_blp)
     from reference_app.auth.limits import init_rate_limits
     from reference_app.html_headers import init_html_headers
 

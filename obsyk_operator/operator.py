@@ -257,6 +257,7 @@ class Operator:
             on_resync=self.shipper.request_snapshot,
             include_digests=self.ready.is_set,
             unsettled=self.shipper.unsettled_kinds,
+            changes_put=self.queue.puts_by_kind,
             may_ship=may_ship,
             metrics=_ShippingMetrics(self.metrics),
             features=self.features,

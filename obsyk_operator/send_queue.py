@@ -7,14 +7,15 @@ replaces whatever was pending for the object and stays until it is sent.
 A change is *unsettled* from :meth:`CoalescingQueue.put` until the one consumer
 calls :meth:`CoalescingQueue.settle` after sending (or putting back) what it
 took: the heartbeat leaves such kinds out of its drift digests, since the
-platform cannot have them yet.
+platform cannot have them yet.  :meth:`CoalescingQueue.puts_by_kind` tells
+it which kinds changed while its answer was on the way.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ class CoalescingQueue:
         self._on_coalesced = on_coalesced
         #: Taken by the consumer and not yet settled: still on their way to the platform.
         self._in_flight: list[QueuedChange] = []
+        self._puts: Counter[str] = Counter()
         self.coalesced = 0
 
     def put(self, change: Change) -> None:
@@ -49,6 +51,7 @@ class CoalescingQueue:
                 if self._on_coalesced:
                     self._on_coalesced()
             self._pending[key] = QueuedChange(change, next(self._seq))
+            self._puts[change.kind] += 1
             self._cond.notify_all()
 
     def take(self, max_items: int) -> list[QueuedChange]:
@@ -81,6 +84,11 @@ class CoalescingQueue:
                     self._pending[key] = item
                     self._pending.move_to_end(key, last=False)
             self._cond.notify_all()
+
+    def puts_by_kind(self) -> dict[str, int]:
+        """How many changes of each kind were ever put (a kind's count moves on each change)."""
+        with self._cond:
+            return dict(self._puts)
 
     def wait(self, timeout: float) -> bool:
         """Block until something is pending (or ``timeout``); return whether something is."""

@@ -408,6 +408,7 @@ class HeartbeatLoop:
         on_resync: Callable[[list[str]], None],
         include_digests: Callable[[], bool] = lambda: True,
         unsettled: Callable[[], set[str]] = set,
+        changes_put: Callable[[], dict[str, int]] = dict,
         may_ship: Callable[[], bool] = lambda: True,
         metrics: ShippingMetrics | None = None,
         features: PlatformFeatures | None = None,
@@ -426,6 +427,8 @@ class HeartbeatLoop:
         self.include_digests = include_digests
         #: Kinds with changes not yet acknowledged (:meth:`Shipper.unsettled_kinds`).
         self.unsettled = unsettled
+        #: Changes ever queued per kind (:meth:`CoalescingQueue.puts_by_kind`).
+        self.changes_put = changes_put
         self.may_ship = may_ship
         self.metrics = metrics or _NoMetrics()
         self.features = features or PlatformFeatures()
@@ -447,6 +450,7 @@ class HeartbeatLoop:
             "cluster_uid": self.cluster.cluster_uid,
             "agent_version": self.cluster.agent_version,
         }
+        puts: dict[str, int] | None = None  # changes queued per kind as the body was built
         if self.include_digests():
             with self.cache.lock:  # watchers queue a change under it: cache and queue agree
                 counts = self.cache.counts()
@@ -454,6 +458,7 @@ class HeartbeatLoop:
                 # A kind with changes still on their way differs from the platform's
                 # copy only by those: comparing it would ask for a needless resync.
                 compared = set(counts) - self.unsettled()
+                puts = self.changes_put()
             if self.kind_states is not None:
                 compared &= self.kind_states.carried()
                 body["kinds"] = self.kind_states.states()
@@ -470,5 +475,12 @@ class HeartbeatLoop:
         self.metrics.heartbeat_ok()
         resync = answer.get("resync") if isinstance(answer, dict) else None
         if isinstance(resync, list) and resync:
-            log.info("platform asked for a resync", kinds=resync)
-            self.on_resync([str(kind) for kind in resync])
+            # A change queued since the body was built may have reached the platform
+            # before the heartbeat did: it then compared against a newer state than ours.
+            kinds = [str(kind) for kind in resync]
+            if puts is not None:
+                now = self.changes_put()
+                kinds = [kind for kind in kinds if now.get(kind, 0) == puts.get(kind, 0)]
+            if kinds:
+                log.info("platform asked for a resync", kinds=kinds)
+                self.on_resync(kinds)

@@ -1,12 +1,16 @@
-"""The coalescing send queue and the re-list diff, with plain values (no I/O)."""
+"""The coalescing send queue, the re-list diff and the heartbeat's view of the queue (no I/O)."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
+
+import pytest
 
 from obsyk_operator.changes import Change
-from obsyk_operator.local_cache import CachedObject, KindCache, diff_listing
+from obsyk_operator.local_cache import CachedObject, KindCache, LocalCache, diff_listing
 from obsyk_operator.send_queue import CoalescingQueue
+from obsyk_operator.shipping import ClusterIdentity, HeartbeatLoop
 
 
 def change(uid: str, type_: str = "modified", version: int = 1, kind: str = "Pod") -> Change:
@@ -106,3 +110,46 @@ def test_changes_are_unsettled_until_the_consumer_settles_what_it_took() -> None
     queue.requeue(batch)  # a failed send puts it back: still unsettled after settling
     queue.settle()
     assert queue.unsettled_kinds() == {"Pod"}
+
+
+class _RacingPlatform:
+    """Answers every heartbeat ``resync: [Pod]``; a Pod change may be queued meanwhile."""
+
+    def __init__(self, queue: CoalescingQueue, *, change_meanwhile: bool) -> None:
+        self.queue = queue
+        self.change_meanwhile = change_meanwhile
+        self.bodies: list[dict[str, Any]] = []
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        self.bodies.append(body)
+        if self.change_meanwhile:  # sent and applied before the heartbeat was compared
+            self.queue.put(change("late"))
+            self.queue.take(1)
+            self.queue.settle()
+        return {"resync": ["Pod"]}
+
+    def post_json(self, path: str, data: Any) -> Any:
+        raise AssertionError("a heartbeat is a small JSON body")
+
+
+@pytest.mark.parametrize("change_meanwhile", [True, False])
+def test_a_resync_answer_is_dropped_when_the_kind_changed_while_the_heartbeat_travelled(
+    change_meanwhile: bool,
+) -> None:
+    queue = CoalescingQueue()
+    platform = _RacingPlatform(queue, change_meanwhile=change_meanwhile)
+    asked: list[str] = []
+    heartbeat = HeartbeatLoop(
+        client=platform,
+        cache=LocalCache(["Pod"]),
+        cluster=ClusterIdentity("uid-1", "c"),
+        interval=60,
+        stop=threading.Event(),
+        on_resync=asked.extend,
+        unsettled=queue.unsettled_kinds,
+        changes_put=queue.puts_by_kind,
+    )
+    heartbeat.beat()
+    assert "Pod" in platform.bodies[0]["digests"]
+    # The platform compared a state newer than the body: its answer says nothing about drift.
+    assert asked == ([] if change_meanwhile else ["Pod"])

@@ -14,6 +14,9 @@ operator retries a 5xx forever).
   PostgreSQL ``integer``.
 * NUL: text may not contain U+0000 (PostgreSQL's text and ``jsonb`` refuse it;
   no Kubernetes name, label or annotation holds it).
+* :data:`UNADDRESSABLE`: a uid of ``.`` or ``..`` could never be named in a URL
+  path (browsers and proxies resolve those segments, even percent-encoded), so
+  ``/resources/..`` would address the parent path instead.
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ NUL = "\x00"
 #: How a NUL appears in JSON text (it cannot appear raw): the cheap test before a walk.
 JSON_NUL = b"\\u0000"
 
+#: Uids no URL path can name (see above).
+UNADDRESSABLE = frozenset({".", ".."})
+
 TOO_DEEP_MESSAGE = f"Nested deeper than {MAX_NESTING} levels."
+UNADDRESSABLE_MESSAGE = "Cannot be '.' or '..': no URL path could name it."
 NUL_MESSAGE = "Must not contain a NUL byte (\\u0000)."
 
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from obsyk_core.ingest import IncomingResource, ResourceEvent, parse_resource_version
 from obsyk_core.kinds import KindRegistry, ResourceKind
-from obsyk_core.limits import MAX_CHUNK, TOO_DEEP_MESSAGE, too_deep
+from obsyk_core.limits import (
+    MAX_CHUNK,
+    TOO_DEEP_MESSAGE,
+    UNADDRESSABLE,
+    UNADDRESSABLE_MESSAGE,
+    too_deep,
+)
 from obsyk_core.record_trim import trim_record
 from obsyk_core.storage import ChangeType
 
@@ -172,6 +178,9 @@ def parse_snapshot(
             if problems:
                 errors.merge(f"{key}.{index}", problems)
                 continue
+            if record["uid"] in UNADDRESSABLE:
+                errors.add(f"{key}.{index}.uid", UNADDRESSABLE_MESSAGE)
+                continue
             resource = _incoming(kind, record, dropped)
             if resource is None:
                 errors.add(f"{key}.{index}", TOO_DEEP_MESSAGE)
@@ -305,6 +314,7 @@ def _valid_event(
         or kind is None
         or not isinstance(uid, str)
         or not uid
+        or uid in UNADDRESSABLE
         or not isinstance(name, str)
         or not name
         or (namespace is not None and not isinstance(namespace, str))
@@ -365,6 +375,9 @@ def _parse_event_reporting(
                 f"{path}{key}",
                 "Missing data for required field." if value is None else "Not a valid string.",
             )
+    uid = raw.get("uid")
+    if isinstance(uid, str) and uid in UNADDRESSABLE:
+        errors.add(f"{path}uid", UNADDRESSABLE_MESSAGE)
     namespace = raw.get("namespace")
     if namespace is not None and not isinstance(namespace, str):
         errors.add(f"{path}namespace", "Not a valid string.")

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from obsyk_core.hashing import content_hash
 from obsyk_core.kinds import KindRegistry
-from obsyk_core.limits import MAX_CHUNK, MAX_INTEGER, MAX_NESTING, TOO_DEEP_MESSAGE
+from obsyk_core.limits import (
+    MAX_CHUNK,
+    MAX_INTEGER,
+    MAX_NESTING,
+    TOO_DEEP_MESSAGE,
+    UNADDRESSABLE_MESSAGE,
+)
 from obsyk_core.storage import ChangeType
 from obsyk_core.wire import BodyError, parse_events, parse_heartbeat, parse_snapshot
 from obsyk_plugins.core_kinds.testing.samples import sample_object
@@ -408,3 +414,20 @@ def test_fields_the_schema_does_not_declare_are_dropped_and_counted(
         {"uid": uid, "name": "c1", "spec": {"any": ["thing"]}} for uid in ("c1", "c2")
     ]
     assert dropped == {"Certificate.data": 2}
+
+
+@pytest.mark.parametrize("uid", [".", ".."])
+def test_a_uid_no_url_path_can_name_is_refused(kinds: KindRegistry, uid: str) -> None:
+    """``/resources/..`` would name the parent path: such a uid could never be read back."""
+    record = {"uid": uid, "name": "web", "namespace": "a"}
+    with pytest.raises(BodyError) as refused:
+        parse_snapshot({"cluster_uid": "c", "pods": [record]}, kinds)
+    assert refused.value.errors == {"pods.0.uid": [UNADDRESSABLE_MESSAGE]}
+    single = {"cluster_uid": "c", "type": "added", "kind": "Pod", "uid": uid, "name": "web"}
+    with pytest.raises(BodyError) as refused:
+        parse_events({**single, "object": record}, kinds)
+    assert refused.value.errors == {"uid": [UNADDRESSABLE_MESSAGE]}
+    with pytest.raises(BodyError) as refused:
+        parse_events({**single, "type": "deleted"}, kinds)
+    assert refused.value.errors == {"uid": [UNADDRESSABLE_MESSAGE]}
+    assert parse_snapshot({"cluster_uid": "c", "pods": [{**record, "uid": "..a"}]}, kinds)

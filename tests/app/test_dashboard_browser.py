@@ -553,6 +553,25 @@ def test_an_api_error_on_bad_filter_input_is_shown(page: Page, server: DemoServe
     expect(page.get_by_role("alert")).to_have_text(refusal["message"])
 
 
+def test_a_dot_dot_uid_is_never_fetched_as_a_path(page: Page, server: DemoServer) -> None:
+    # The browser resolves "..", encoded or not: /resources/.. would fetch the cluster.
+    sign_in(page, server.token)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"/#/clusters/{server.cluster_id}/resources/..")
+
+    expect(page.get_by_role("alert")).to_contain_text("cannot be used in a URL")
+    # Only the cluster itself (the breadcrumb) and its resources: a resolved ".." would
+    # have asked for /clusters/<id>/, /clusters/<id>/history or /clusters/<id>/related.
+    cluster = f"/api/v1/clusters/{server.cluster_id}"
+    stray = [
+        url
+        for url in requested
+        if cluster in url and not url.endswith(cluster) and f"{cluster}/resources" not in url
+    ]
+    assert stray == []
+
+
 def test_markup_in_a_name_is_shown_as_text(page: Page, server: DemoServer) -> None:
     sign_in(page, server.token)
     page.goto(f"/#/clusters/{server.cluster_id}?kind=Pod&q=onerror")

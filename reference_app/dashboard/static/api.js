@@ -52,6 +52,11 @@ export function send(method, path, body = undefined) {
 }
 
 async function call(method, path, params, body) {
+  // A "." or ".." segment (an id stored before the platform refused them) would be
+  // resolved by the browser, encoded or not, and fetch another URL: never send it.
+  if (path.split("/").some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) {
+    throw new ApiError(400, "This object's id cannot be used in a URL ('.' or '..').", "unsafe_path");
+  }
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== "") query.set(name, value);

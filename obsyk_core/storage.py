@@ -532,8 +532,12 @@ class Storage(PeopleStore):
         """A snapshot's staged chunks ordered by chunk number."""
 
     @abc.abstractmethod
-    def ready_snapshots(self) -> list[ReadySnapshot]:
-        """Staged snapshots, across clusters, that have a final chunk and no gap before it."""
+    def ready_snapshots(self, cluster_id: str | None = None) -> list[ReadySnapshot]:
+        """Staged snapshots that have a final chunk and no gap before it, oldest first.
+
+        Across clusters, or of ``cluster_id`` only (a heartbeat or a job asking
+        about its own cluster need not read every cluster's staging).
+        """
 
     @abc.abstractmethod
     def prune_staging(self, before: datetime) -> int:

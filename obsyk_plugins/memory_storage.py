@@ -550,15 +550,17 @@ class MemoryStorage(MemoryPeople, Storage):
             chunks = self._data.staging.get((cluster_id, snapshot_id), {})
             return [chunks[number] for number in sorted(chunks)]
 
-    def ready_snapshots(self) -> list[ReadySnapshot]:
+    def ready_snapshots(self, cluster_id: str | None = None) -> list[ReadySnapshot]:
         ready = []
         with self._data.lock:
-            for (cluster_id, snapshot_id), chunks in self._data.staging.items():
+            for (staged_for, snapshot_id), chunks in self._data.staging.items():
+                if cluster_id is not None and staged_for != cluster_id:
+                    continue
                 last = _ready(chunks)
                 if last is None:
                     continue
                 received = max(chunks[number].received_at for number in range(last + 1))
-                ready.append(ReadySnapshot(cluster_id, snapshot_id, last + 1, received))
+                ready.append(ReadySnapshot(staged_for, snapshot_id, last + 1, received))
         return sorted(ready, key=lambda r: (r.received_at, r.cluster_id, r.snapshot_id))
 
     def prune_staging(self, before: datetime) -> int:

@@ -40,6 +40,8 @@ class StagingConformance(ConformanceBase):
         assert [(r.cluster_id, r.snapshot_id) for r in obsyk_storage.ready_snapshots()] == [
             (prod.id, "snap-1")
         ]
+        assert [r.snapshot_id for r in obsyk_storage.ready_snapshots(prod.id)] == ["snap-1"]
+        assert obsyk_storage.ready_snapshots(dev.id) == []
 
     def test_ready_only_with_final_chunk_and_no_gap(self, obsyk_storage: Storage) -> None:
         cluster = self.new_cluster(obsyk_storage)

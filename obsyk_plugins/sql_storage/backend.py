@@ -507,14 +507,14 @@ class SqlStorage(SqlPeople, Storage):
             )
             return [rows.staged_chunk(row) for row in result]
 
-    def ready_snapshots(self) -> list[ReadySnapshot]:
+    def ready_snapshots(self, cluster_id: str | None = None) -> list[ReadySnapshot]:
         chunk = SnapshotChunkModel
-        finals = (
-            select(chunk.cluster_id, chunk.snapshot_id, func.min(chunk.chunk).label("last"))
-            .where(chunk.final.is_(True))
-            .group_by(chunk.cluster_id, chunk.snapshot_id)
-            .subquery()
-        )
+        finals_of = select(
+            chunk.cluster_id, chunk.snapshot_id, func.min(chunk.chunk).label("last")
+        ).where(chunk.final.is_(True))
+        if cluster_id is not None:
+            finals_of = finals_of.where(chunk.cluster_id == cluster_id)
+        finals = finals_of.group_by(chunk.cluster_id, chunk.snapshot_id).subquery()
         received = func.max(chunk.received_at)
         statement = (
             select(finals.c.cluster_id, finals.c.snapshot_id, finals.c.last, received)
@@ -534,8 +534,8 @@ class SqlStorage(SqlPeople, Storage):
         )
         with self._reading_one_statement() as connection:
             return [
-                ReadySnapshot(cluster_id, snapshot_id, last + 1, received_at)
-                for cluster_id, snapshot_id, last, received_at in connection.execute(statement)
+                ReadySnapshot(staged_for, snapshot_id, last + 1, received_at)
+                for staged_for, snapshot_id, last, received_at in connection.execute(statement)
             ]
 
     def prune_staging(self, before: datetime) -> int:

@@ -39,11 +39,7 @@ def reconcile_staged_snapshot(cluster_id: str, snapshot_id: str) -> IngestResult
     applied first, oldest first: applied after a newer snapshot, an older one
     would bring back resources the newer one no longer has.
     """
-    ready = [
-        ready.snapshot_id
-        for ready in get_state().storage.ready_snapshots()  # oldest first
-        if ready.cluster_id == cluster_id
-    ]
+    ready = [ready.snapshot_id for ready in get_state().storage.ready_snapshots(cluster_id)]
     for earlier in ready[: ready.index(snapshot_id)] if snapshot_id in ready else ():
         _apply_staged_snapshot(cluster_id, earlier)
     return _apply_staged_snapshot(cluster_id, snapshot_id)

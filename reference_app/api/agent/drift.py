@@ -56,7 +56,7 @@ def kinds_to_resync(
     storage.mark_cluster_seen(cluster_id, seen)
     # Read before the states: a staged snapshot gone by then was applied (the job drops it
     # in the same transaction), so the states read next include it.
-    if any(ready.cluster_id == cluster_id for ready in storage.ready_snapshots()):
+    if storage.ready_snapshots(cluster_id):
         return []  # accepted (202) and not applied yet: older than the operator, not different
     stored = stored_fingerprints(storage.stored_states(cluster_id, sorted(reported)), reported)
     drifted = []

@@ -85,10 +85,10 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
 
     prepare_metrics_dir()  # first: before anything here imports prometheus-client
     overrides: dict[str, Any] = {}
-    if not os.environ.get("OBSYK_PUBLIC_URL"):
+    urls = () if os.environ.get("OBSYK_PUBLIC_URL") else served_urls(host, port)
+    if urls:
         # Operators must then be configured with exactly this URL (the JWT audience);
         # recorded so that `obsyk clusters register` can tell them.
-        urls = served_urls(host, port)
         overrides["PUBLIC_URLS"] = ",".join(urls)
     from reference_app.auth.pages import is_loopback
 
@@ -97,8 +97,8 @@ def serve(host: str, port: int, demo: bool, workers: int | None, threads: int) -
         # and only while WorkOS is not configured).
         overrides["DEV_SIGN_IN"] = True
     setup = create_app({**overrides, "PERIODIC_JOBS": False})
-    if "PUBLIC_URLS" in overrides:
-        record_served_urls(Path(setup.instance_path), served_urls(host, port))
+    if urls:
+        record_served_urls(Path(setup.instance_path), urls)
     state = get_state(setup)
     configure_logging(state.settings)  # inherited by the gunicorn workers
     in_process_jobs = not state.settings.redis_url

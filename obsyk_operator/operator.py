@@ -171,7 +171,6 @@ class Operator:
         self.ready = threading.Event()
         self.metrics = OperatorMetrics()
         self.threads: list[threading.Thread] = []
-        self.watchers: list[KindWatcher] = []
         #: The running watchers of each watched kind, their threads, and the kind's stop.
         self._kind_watchers: dict[str, list[tuple[KindWatcher, threading.Thread]]] = {}
         self._kind_stops: dict[str, threading.Event] = {}
@@ -358,7 +357,6 @@ class Operator:
         with self._kinds_lock:
             self._kind_stops[kind_name] = stop
             self._kind_watchers[kind_name] = running
-            self.watchers.extend(watcher for watcher, _ in running)
         for _, thread in running:
             thread.start()
 
@@ -366,7 +364,6 @@ class Operator:
         with self._kinds_lock:
             stop = self._kind_stops.pop(kind_name, None)
             running = self._kind_watchers.pop(kind_name, [])
-            self.watchers = [w for w in self.watchers if w.kind != kind_name]
         self.sink.forget(kind_name)
         if stop is not None:
             stop.set()
@@ -452,6 +449,12 @@ class Operator:
             self.servers.append(
                 HealthServer(port=s.metrics_port, registry=self.metrics.registry).start()
             )
+
+    @property
+    def watchers(self) -> list[KindWatcher]:
+        """The running watchers, kind by kind in the order the kinds started."""
+        with self._kinds_lock:
+            return [watcher for running in self._kind_watchers.values() for watcher, _ in running]
 
     def _skipped_kinds(self) -> dict[str, str]:
         return self.kind_states.skipped()

@@ -57,12 +57,7 @@ async function call(method, path, params, body) {
   if (path.split("/").some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) {
     throw new ApiError(400, "This object's id cannot be used in a URL ('.' or '..').", "unsafe_path");
   }
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== undefined && value !== null && value !== "") query.set(name, value);
-  }
-  const search = query.toString();
-  const url = `${API}${path}${search ? `?${search}` : ""}`;
+  const url = withQuery(`${API}${path}`, params);
   const headers = { Accept: "application/json" };
   if (token()) headers.Authorization = `Bearer ${token()}`;
   else if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
@@ -85,6 +80,16 @@ async function call(method, path, params, body) {
     throw new ApiError(response.status, message, answer?.code);
   }
   return answer;
+}
+
+// `base` with the parameters as a query string, the empty ones left out.
+export function withQuery(base, params = {}) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") query.set(name, value);
+  }
+  const search = query.toString();
+  return `${base}${search ? `?${search}` : ""}`;
 }
 
 export const path = (...parts) => parts.map((part) => `/${encodeURIComponent(part)}`).join("");

@@ -1,15 +1,10 @@
 // Deep links: every screen and its filters live in the URL fragment.
 
-import { path } from "./api.js";
+import { path, withQuery } from "./api.js";
 
 // "#<where>?a=1&b=2" with the empty parameters left out.
 export function hashOf(where, params = {}) {
-  const query = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== undefined && value !== null && value !== "") query.set(name, value);
-  }
-  const search = query.toString();
-  return `#${where}${search ? `?${search}` : ""}`;
+  return withQuery(`#${where}`, params);
 }
 
 export const overviewHash = () => "#/";

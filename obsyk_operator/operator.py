@@ -431,7 +431,7 @@ class Operator:
                     port=s.health_port,
                     alive=self.alive,
                     ready=self.ready.is_set,
-                    ready_detail=self._skipped_kinds,
+                    ready_detail=self.kind_states.skipped,
                     registry=self.metrics.registry,
                 ).start()
             )
@@ -442,7 +442,7 @@ class Operator:
                     port=s.health_port,
                     alive=self.alive,
                     ready=self.ready.is_set,
-                    ready_detail=self._skipped_kinds,
+                    ready_detail=self.kind_states.skipped,
                 ).start()
             )
         if s.metrics_port is not None:
@@ -455,9 +455,6 @@ class Operator:
         """The running watchers, kind by kind in the order the kinds started."""
         with self._kinds_lock:
             return [watcher for running in self._kind_watchers.values() for watcher, _ in running]
-
-    def _skipped_kinds(self) -> dict[str, str]:
-        return self.kind_states.skipped()
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
